@@ -1,0 +1,27 @@
+"""Project hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.io import CatalogProtocol
+from kedro.pipeline import Pipeline
+
+from brain_tumor_mri.raw_layout import check_raw_layout
+
+
+class RawDataLayoutHook:
+    """Stops a run that reads the raw images before any node runs if their folder is wrong."""
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        if "raw_images" not in pipeline.inputs():
+            return
+        check_raw_layout(
+            catalog.load("params:raw_data_dir"),
+            catalog.load("params:preprocessing.split_folders"),
+            catalog.load("params:classes"),
+        )

@@ -1,0 +1,404 @@
+"""Nodes of the preprocessing pipeline: raw files in, validated, audited, split, cached."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import PurePosixPath
+from typing import Any, TypeVar
+
+import imagehash
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.model_selection import StratifiedGroupKFold
+from tqdm.auto import tqdm
+
+from brain_tumor_mri.classes import class_names, folder_to_class
+from brain_tumor_mri.images import ImageReadError, decode_image, load_rgb, read_header
+
+logger = logging.getLogger(__name__)
+
+RawImages = Mapping[str, Callable[[], bytes]]
+T = TypeVar("T")
+R = TypeVar("R")
+
+OK = "ok"
+
+
+def _parallel_map(
+    function: Callable[[T], R], items: Sequence[T], workers: int, description: str
+) -> list[R]:
+    """``map`` over threads with a progress bar; results keep the order of ``items``."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(
+            tqdm(
+                pool.map(function, items),
+                total=len(items),
+                desc=description,
+                unit="img",
+            )
+        )
+
+
+def _locate(
+    relative_path: str, split_folders: Mapping[str, str], classes
+) -> dict[str, Any]:
+    """Split, class folder and class of a file from its path relative to the raw folder."""
+    parts = PurePosixPath(relative_path).parts
+    split_by_folder = {folder: split for split, folder in split_folders.items()}
+    if len(parts) < 3 or parts[0] not in split_by_folder:
+        return {
+            "split": None,
+            "class_folder": None,
+            "label": None,
+            "status": "ignored",
+            "reason": "outside the <split>/<class>/ layout",
+        }
+    label = folder_to_class(parts[1], classes)
+    if label is None:
+        return {
+            "split": split_by_folder[parts[0]],
+            "class_folder": parts[1],
+            "label": None,
+            "status": "ignored",
+            "reason": f"folder '{parts[1]}' matches no class",
+        }
+    return {
+        "split": split_by_folder[parts[0]],
+        "class_folder": parts[1],
+        "label": label,
+        "status": OK,
+        "reason": "",
+    }
+
+
+def _limit_per_class(located: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    if limit is None:
+        return located
+    usable = located["status"] == OK
+    kept = located[usable].groupby(["split", "label"], group_keys=False).head(limit)
+    return pd.concat([kept, located[~usable]]).sort_values("path", ignore_index=True)
+
+
+def index_raw_files(
+    raw_images: RawImages, classes: list[dict], params: dict
+) -> pd.DataFrame:
+    """One row per file under the raw folder: location, size, sha256 and image header."""
+    located = pd.DataFrame(
+        [
+            {"path": path, **_locate(path, params["split_folders"], classes)}
+            for path in sorted(raw_images)
+        ]
+    )
+    located = _limit_per_class(located, params.get("max_images_per_class"))
+    for folder in sorted(
+        set(located.loc[located["reason"].str.contains("matches no"), "class_folder"])
+    ):
+        logger.warning(
+            "Ignoring folder '%s': it matches no class or alias in `classes`.", folder
+        )
+
+    def describe(path: str) -> dict[str, Any]:
+        data = raw_images[path]()
+        row: dict[str, Any] = {
+            "size_bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        try:
+            row.update(read_header(data)._asdict())
+        except ImageReadError as error:
+            row.update(
+                width=None, height=None, mode=None, format=None, header_error=str(error)
+            )
+        return row
+
+    described = pd.DataFrame(
+        _parallel_map(describe, located["path"].tolist(), params["workers"], "Indexing")
+    )
+    manifest = pd.concat([located.reset_index(drop=True), described], axis=1)
+    if "header_error" not in manifest:
+        manifest["header_error"] = None
+    unreadable = manifest["header_error"].notna() & (manifest["status"] == OK)
+    manifest.loc[unreadable, "status"] = "unreadable"
+    manifest.loc[unreadable, "reason"] = manifest.loc[unreadable, "header_error"]
+    manifest = manifest.drop(columns="header_error")
+    manifest[["width", "height"]] = manifest[["width", "height"]].astype("Int64")
+    logger.info("Indexed %d files: %s.", len(manifest), _counts(manifest["status"]))
+    return manifest
+
+
+def _counts(values: Iterable[str]) -> str:
+    return ", ".join(
+        f"{count} {name}" for name, count in pd.Series(values).value_counts().items()
+    )
+
+
+def validate_images(
+    raw_images: RawImages, image_manifest: pd.DataFrame, params: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decode every indexed image once; return usable images (with pHash) and bad files.
+
+    Corrupt, truncated, empty and non-image files are not used but each gets a line,
+    with its reason, in the bad-files report. Odd colour modes are accepted: the cache
+    step converts them to 8-bit RGB.
+    """
+    candidates = image_manifest[image_manifest["status"] == OK]
+
+    def check(path: str) -> tuple[str, str]:
+        try:
+            image = decode_image(raw_images[path]())
+        except ImageReadError as error:
+            return "", str(error)
+        return str(imagehash.phash(image)), ""
+
+    checked = _parallel_map(
+        check, candidates["path"].tolist(), params["workers"], "Validating"
+    )
+    candidates = candidates.assign(
+        phash=[phash for phash, _ in checked], reason=[reason for _, reason in checked]
+    )
+    corrupt = candidates["reason"] != ""
+    candidates.loc[corrupt, "status"] = "corrupt"
+    valid = candidates[~corrupt].reset_index(drop=True)
+
+    bad = pd.concat(
+        [image_manifest[image_manifest["status"] != OK], candidates[corrupt]]
+    )
+    bad_files = bad[["path", "split", "class_folder", "size_bytes", "status", "reason"]]
+    bad_files = bad_files.sort_values("path", ignore_index=True)
+    for row in bad_files.itertuples():
+        logger.warning("Skipping '%s' (%s): %s", row.path, row.status, row.reason)
+    converted = valid["mode"] != "RGB"
+    logger.info(
+        "Validated %d files: %d usable images (%d to convert to 8-bit RGB: %s), "
+        "%d bad files listed in the bad-files report.",
+        len(image_manifest),
+        len(valid),
+        int(converted.sum()),
+        _counts(valid.loc[converted, "mode"]) or "none",
+        len(bad_files),
+    )
+    return valid, bad_files
+
+
+def _phash_bits(hashes: pd.Series) -> np.ndarray:
+    return np.array([int(value, 16) for value in hashes], dtype=np.uint64)
+
+
+def _near_pairs(
+    bits: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index pairs (i < j) whose hashes differ in at most ``max_distance`` bits."""
+    rows, cols, dists = [], [], []
+    for i in range(len(bits) - 1):
+        distance = np.bitwise_count(bits[i + 1 :] ^ bits[i])
+        (close,) = np.nonzero(distance <= max_distance)
+        rows.append(np.full(close.size, i))
+        cols.append(close + i + 1)
+        dists.append(distance[close])
+    if not rows:
+        return np.empty(0, int), np.empty(0, int), np.empty(0, int)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists).astype(int)
+
+
+def audit_leakage(
+    validated_images: pd.DataFrame, params: dict
+) -> tuple[pd.DataFrame, dict]:
+    """Exact (sha256) and near (pHash) duplicates within and across the splits."""
+    images = validated_images.reset_index(drop=True)
+    rows, cols, dists = _near_pairs(
+        _phash_bits(images["phash"]), params["near_duplicate_max_distance"]
+    )
+    exact_rows, exact_cols = _exact_pairs(images["sha256"])
+    pair_index = pd.MultiIndex.from_arrays(
+        [np.concatenate([rows, exact_rows]), np.concatenate([cols, exact_cols])]
+    ).unique()
+    a, b = (
+        pair_index.get_level_values(0).to_numpy(),
+        pair_index.get_level_values(1).to_numpy(),
+    )
+    bits = _phash_bits(images["phash"])
+    pairs = pd.DataFrame(
+        {
+            "path_a": images["path"].to_numpy()[a],
+            "path_b": images["path"].to_numpy()[b],
+            "split_a": images["split"].to_numpy()[a],
+            "split_b": images["split"].to_numpy()[b],
+            "label_a": images["label"].to_numpy()[a],
+            "label_b": images["label"].to_numpy()[b],
+            "phash_distance": np.bitwise_count(bits[a] ^ bits[b]).astype(int),
+            "exact": images["sha256"].to_numpy()[a] == images["sha256"].to_numpy()[b],
+        }
+    )
+    pairs["label_conflict"] = pairs["label_a"] != pairs["label_b"]
+    pairs["kind"] = np.where(pairs["exact"], "exact", "near")
+    pairs = pairs.sort_values(["path_a", "path_b"], ignore_index=True)
+    summary = _leakage_summary(images, pairs, params["near_duplicate_max_distance"])
+    logger.info(
+        "Leakage audit: %d exact-duplicate groups (%d spanning train and test), %d "
+        "near-duplicate pairs, %d with conflicting labels; %d of %d test images have a "
+        "near-duplicate in the training pool.",
+        summary["exact_duplicates"]["groups"],
+        summary["exact_duplicates"]["groups_across_splits"],
+        summary["near_duplicates"]["pairs"],
+        summary["near_duplicates"]["label_conflict_pairs"],
+        summary["test_images_with_duplicate_in_train"]["total"],
+        summary["images"]["test"]["total"],
+    )
+    return pairs, summary
+
+
+def _exact_pairs(sha256: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = [], []
+    for members in sha256.groupby(sha256).indices.values():
+        for position, i in enumerate(members):
+            for j in members[position + 1 :]:
+                rows.append(i)
+                cols.append(j)
+    return np.array(rows, dtype=int), np.array(cols, dtype=int)
+
+
+def _leakage_summary(
+    images: pd.DataFrame, pairs: pd.DataFrame, max_distance: int
+) -> dict:
+    groups = images.groupby("sha256")["split"].agg(["size", "nunique"])
+    groups = groups[groups["size"] > 1]
+    cross = pairs[pairs["split_a"] != pairs["split_b"]]
+    test_paths = set(cross.loc[cross["split_a"] == "test", "path_a"]) | set(
+        cross.loc[cross["split_b"] == "test", "path_b"]
+    )
+    test = images[images["split"] == "test"]
+    leaked = test[test["path"].isin(test_paths)]
+    near = pairs[~pairs["exact"]]
+
+    def per_class(frame: pd.DataFrame) -> dict[str, int]:
+        return {
+            str(k): int(v)
+            for k, v in frame["label"].value_counts().sort_index().items()
+        }
+
+    return {
+        "near_duplicate_max_distance": int(max_distance),
+        "images": {
+            split: {"total": int(len(frame)), "per_class": per_class(frame)}
+            for split, frame in images.groupby("split")
+        },
+        "exact_duplicates": {
+            "groups": int(len(groups)),
+            "files": int(groups["size"].sum()),
+            "groups_across_splits": int((groups["nunique"] > 1).sum()),
+            "pairs": int(pairs["exact"].sum()),
+            "label_conflict_pairs": int(
+                (pairs["exact"] & pairs["label_conflict"]).sum()
+            ),
+        },
+        "near_duplicates": {
+            "pairs": int(len(near)),
+            "pairs_within_train": int(
+                ((near["split_a"] == "train") & (near["split_b"] == "train")).sum()
+            ),
+            "pairs_within_test": int(
+                ((near["split_a"] == "test") & (near["split_b"] == "test")).sum()
+            ),
+            "pairs_across_splits": int((near["split_a"] != near["split_b"]).sum()),
+            "label_conflict_pairs": int(near["label_conflict"].sum()),
+        },
+        "test_images_with_duplicate_in_train": {
+            "total": int(len(leaked)),
+            "per_class": per_class(leaked),
+        },
+    }
+
+
+def _duplicate_clusters(paths: pd.Series, pairs: pd.DataFrame) -> np.ndarray:
+    """Connected components of the duplicate graph: one cluster id per image."""
+    position = {path: i for i, path in enumerate(paths)}
+    known = pairs["path_a"].isin(position) & pairs["path_b"].isin(position)
+    a = pairs.loc[known, "path_a"].map(position).to_numpy(dtype=int)
+    b = pairs.loc[known, "path_b"].map(position).to_numpy(dtype=int)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(paths), len(paths)))
+    return connected_components(graph, directed=False)[1]
+
+
+def split_data(
+    validated_images: pd.DataFrame,
+    near_duplicate_pairs: pd.DataFrame,
+    classes: list[dict],
+    seed: int,
+    params: dict,
+) -> pd.DataFrame:
+    """Stratified, duplicate-grouped train/validation split; the Testing folder is the test set.
+
+    ``test_dedup`` marks the test images with no exact or near duplicate in train or
+    validation.
+    """
+    images = validated_images.sort_values("path", ignore_index=True)
+    images["cluster"] = _duplicate_clusters(images["path"], near_duplicate_pairs)
+    images["label_index"] = images["label"].map(
+        {n: i for i, n in enumerate(class_names(classes))}
+    )
+    pool = images.index[images["split"] == "train"]
+    folds = max(2, round(1 / params["validation_fraction"]))
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    _, val = next(
+        splitter.split(
+            pool, images.loc[pool, "label_index"], images.loc[pool, "cluster"]
+        )
+    )
+    images.loc[pool[val], "split"] = "val"
+    train_clusters = set(images.loc[images["split"].isin(["train", "val"]), "cluster"])
+    images["test_dedup"] = (images["split"] == "test") & ~images["cluster"].isin(
+        train_clusters
+    )
+    table = images[
+        ["path", "split", "label", "label_index", "cluster", "test_dedup", "sha256"]
+    ]
+    logger.info(
+        "Split: %s; %d of %d test images have no duplicate in train/val (test_dedup).",
+        _counts(table["split"]),
+        int(table["test_dedup"].sum()),
+        int((table["split"] == "test").sum()),
+    )
+    return table
+
+
+def cache_images(
+    raw_images: RawImages, data_split: pd.DataFrame, image_size: list[int], params: dict
+) -> tuple[dict[str, np.ndarray], ...]:
+    """Decode, convert to RGB and resize each kept image once; uint8 arrays per split.
+
+    Returns the train, val, test and test_dedup caches, each
+    ``{"images": (N, H, W, 3) uint8, "labels": (N,) int64, "paths": (N,) str}``.
+    """
+    size = (int(image_size[0]), int(image_size[1]))
+    caches = {}
+    for split in ("train", "val", "test"):
+        rows = data_split[data_split["split"] == split]
+        paths = rows["path"].tolist()
+        images = np.empty((len(paths), *size, 3), dtype=np.uint8)
+
+        def load(position: int, paths=paths, images=images) -> None:
+            images[position] = load_rgb(raw_images[paths[position]](), size)
+
+        _parallel_map(load, range(len(paths)), params["workers"], f"Caching {split}")
+        caches[split] = {
+            "images": images,
+            "labels": rows["label_index"].to_numpy(dtype=np.int64),
+            "paths": rows["path"].to_numpy(dtype=str),
+        }
+    dedup = data_split.loc[data_split["split"] == "test", "test_dedup"].to_numpy(
+        dtype=bool
+    )
+    caches["test_dedup"] = {
+        name: array[dedup] for name, array in caches["test"].items()
+    }
+    logger.info(
+        "Cached %s images at %dx%d.",
+        ", ".join(f"{len(cache['labels'])} {name}" for name, cache in caches.items()),
+        *size,
+    )
+    return tuple(caches.values())

@@ -1,0 +1,11 @@
+"""The ``training`` pipeline: every stage from raw images to the trained model."""
+
+from kedro.pipeline import Pipeline
+
+from brain_tumor_mri.pipelines import preprocessing
+
+STAGES = (preprocessing,)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return sum((stage.create_pipeline() for stage in STAGES), start=Pipeline([]))

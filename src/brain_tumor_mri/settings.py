@@ -1,0 +1,16 @@
+"""Project settings; see https://docs.kedro.org/en/stable/configure/configuration_basics/."""
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+from brain_tumor_mri.hooks import RawDataLayoutHook
+
+HOOKS = (RawDataLayoutHook(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # Lets conf/base/mlflow.yml read MLFLOW_TRACKING_URI from the environment.
+    "custom_resolvers": {"oc.env": oc.env},
+}
