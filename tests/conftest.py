@@ -22,9 +22,16 @@ def shared_data_dir() -> Path:
 
 
 def copy_project(destination: Path) -> Path:
-    """A copy of the project's configuration and an empty data tree, to run sessions in."""
+    """A copy of the project (configuration, source, empty data tree) to run sessions in."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(PROJECT_ROOT / "pyproject.toml", destination / "pyproject.toml")
+    shutil.copy2(PROJECT_ROOT / ".telemetry", destination / ".telemetry")
+    shutil.copytree(
+        PROJECT_ROOT / "src",
+        destination / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+        dirs_exist_ok=True,
+    )
     shutil.copytree(
         PROJECT_ROOT / "conf",
         destination / "conf",
