@@ -8,14 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image
 
+from brain_tumor_mri.datasets import NumpyArraysDataset
 from brain_tumor_mri.images import ImageReadError, load_rgb
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
-    cache_images,
+    cache_split,
     index_raw_files,
+    select_test_dedup,
     split_data,
     validate_images,
 )
@@ -67,7 +70,7 @@ def manifest(raw: dict) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def validated(raw: dict, manifest: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validated(raw: dict, manifest: pd.DataFrame) -> tuple:
     return validate_images(raw, manifest, PREPROCESSING)
 
 
@@ -217,7 +220,7 @@ def test_audit_finds_exact_near_and_conflicting_duplicates(audit):
 
 
 def test_split_is_stratified_grouped_and_seeded(validated, audit):
-    valid, _ = validated
+    valid = validated[0]
     pairs, _ = audit
     split = split_data(valid, pairs, CLASSES, 42, PREPROCESSING)
     assert set(split["split"]) == {"train", "val", "test"}
@@ -238,18 +241,45 @@ def test_split_is_stratified_grouped_and_seeded(validated, audit):
     assert not split["split"].equals(other["split"])
 
 
-def test_cache_holds_uint8_images_and_labels_per_split(raw, validated, audit):
-    valid, _ = validated
+def test_cache_writes_uint8_images_and_labels_per_split(
+    raw, validated, audit, tmp_path
+):
+    valid = validated[0]
     split = split_data(valid, audit[0], CLASSES, 42, PREPROCESSING)
-    train, val, test, test_dedup = cache_images(raw, split, [24, 32], PREPROCESSING)
-    for cache, name in ((train, "train"), (val, "val"), (test, "test")):
+    caches = {}
+    for name in ("train", "val", "test"):
+        dataset = NumpyArraysDataset(path=tmp_path / name)
+        dataset.save(cache_split(raw, split, [24, 32], PREPROCESSING, split=name))
+        caches[name] = dataset.load()
+    for name, cache in caches.items():
         rows = split[split["split"] == name]
         assert cache["images"].dtype == np.uint8
         assert cache["images"].shape == (len(rows), 24, 32, 3)
         np.testing.assert_array_equal(cache["labels"], rows["label_index"])
         assert list(cache["paths"]) == list(rows["path"])
-    assert len(test_dedup["labels"]) == split["test_dedup"].sum()
-    assert set(test_dedup["paths"]) <= set(test["paths"])
+    for position in (0, -1):
+        path = caches["train"]["paths"][position]
+        expected = load_rgb(raw[path](), (24, 32))
+        np.testing.assert_array_equal(caches["train"]["images"][position], expected)
+    dedup = select_test_dedup(caches["test"], split)
+    assert len(dedup["labels"]) == split["test_dedup"].sum() == len(dedup["images"])
+    assert set(dedup["paths"]) == set(split.loc[split["test_dedup"], "path"])
+
+
+def test_arrays_dataset_streams_batches_into_one_array(tmp_path):
+    batches = [np.full((n, 2, 3), n, dtype=np.uint8) for n in (3, 1, 2)]
+    dataset = NumpyArraysDataset(path=tmp_path / "cache")
+    dataset.save({"images": iter(batches), "labels": np.arange(6)})
+    loaded = dataset.load()
+    np.testing.assert_array_equal(loaded["images"], np.concatenate(batches))
+    assert isinstance(loaded["images"], np.memmap)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "images.npy",
+        "labels.npy",
+    ]
+    with pytest.raises(DatasetError, match="does not match"):
+        dataset.save({"images": iter([batches[0], np.zeros((1, 2, 4), np.uint8)])})
+    np.testing.assert_array_equal(dataset.load()["labels"], np.arange(6))
 
 
 @pytest.mark.parametrize(

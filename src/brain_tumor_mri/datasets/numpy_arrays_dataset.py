@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -10,11 +11,40 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
 
-class NumpyArraysDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
+def _write_chunks(file: Path, chunks: Iterable[np.ndarray]) -> None:
+    """Write arrays, concatenated along axis 0, as one ``.npy`` file, one chunk at a time."""
+    raw = file.with_suffix(".raw")
+    count, template = 0, None
+    with raw.open("wb") as out:
+        for chunk in map(np.ascontiguousarray, chunks):
+            template = chunk if template is None else template
+            if chunk.shape[1:] != template.shape[1:] or chunk.dtype != template.dtype:
+                raise ValueError(
+                    f"Chunk of shape {chunk.shape} and dtype {chunk.dtype} does not match "
+                    f"the first chunk's {template.shape} {template.dtype} in '{file}'."
+                )
+            out.write(chunk.tobytes())
+            count += len(chunk)
+    if template is None:
+        raise ValueError(f"No chunks to write to '{file}'.")
+    header = {
+        "descr": np.lib.format.dtype_to_descr(template.dtype),
+        "fortran_order": False,
+        "shape": (count, *template.shape[1:]),
+    }
+    with file.open("wb") as out, raw.open("rb") as data:
+        np.lib.format.write_array_header_1_0(out, header)
+        shutil.copyfileobj(data, out, length=16 << 20)
+    raw.unlink()
+
+
+class NumpyArraysDataset(AbstractDataset[dict[str, Any], dict[str, np.ndarray]]):
     """Saves ``{name: array}`` as ``<path>/<name>.npy``; loads them memory-mapped.
 
-    Memory-mapping lets a ``tf.data`` pipeline stream the cached images from disk
-    instead of holding a copy of the whole split in memory.
+    A value may also be an iterable of arrays (e.g. a generator of decoded batches):
+    they are written one after the other as one array, so a large split never has to
+    be held in memory. Memory-mapping on load lets a ``tf.data`` pipeline stream the
+    cached images from disk instead of holding a copy of the whole split.
 
     Example:
         >>> dataset = NumpyArraysDataset(path=tmp_path / "train")
@@ -46,12 +76,15 @@ class NumpyArraysDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
             for file in files
         }
 
-    def save(self, data: dict[str, np.ndarray]) -> None:
+    def save(self, data: dict[str, Any]) -> None:
         tmp = self._path.with_name(self._path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        for name, array in data.items():
-            np.save(tmp / f"{name}.npy", np.asarray(array), allow_pickle=False)
+        for name, value in data.items():
+            if isinstance(value, np.ndarray | list | tuple):
+                np.save(tmp / f"{name}.npy", np.asarray(value), allow_pickle=False)
+            else:
+                _write_chunks(tmp / f"{name}.npy", value)
         shutil.rmtree(self._path, ignore_errors=True)
         tmp.rename(self._path)
 

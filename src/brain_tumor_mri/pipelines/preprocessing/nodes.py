@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
-import imagehash
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
@@ -18,7 +17,14 @@ from sklearn.model_selection import StratifiedGroupKFold
 from tqdm.auto import tqdm
 
 from brain_tumor_mri.classes import class_names, folder_to_class
-from brain_tumor_mri.images import ImageReadError, decode_image, load_rgb, read_header
+from brain_tumor_mri.images import (
+    ImageReadError,
+    decode_image,
+    load_rgb,
+    perceptual_hash,
+    read_header,
+    to_rgb8,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 OK = "ok"
+CACHE_BATCH = 128
 
 
 def _parallel_map(
@@ -137,30 +144,35 @@ def _counts(values: Iterable[str]) -> str:
     )
 
 
+# pHash works on a 32x32 reduction, so validation decodes JPEGs at 1/8 scale (64x64
+# for a 512x512 slice): that still decodes every byte of the file, so corrupt and
+# truncated files fail as they would at full size, at a fraction of the cost.
+VALIDATION_DECODE_SIZE = (64, 64)
+
+
 def validate_images(
     raw_images: RawImages, image_manifest: pd.DataFrame, params: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Decode every indexed image once; return usable images (with pHash) and bad files.
+    """Decode every indexed file once; return usable images (with pHash) and bad files.
 
     Corrupt, truncated, empty and non-image files are not used but each gets a line,
-    with its reason, in the bad-files report. Odd colour modes are accepted: the cache
-    step converts them to 8-bit RGB.
+    with its reason, in the bad-files report. Grayscale, palette, RGBA, CMYK and 16-bit
+    images are usable: caching converts them to 8-bit RGB.
     """
-    candidates = image_manifest[image_manifest["status"] == OK]
+    candidates = image_manifest[image_manifest["status"] == OK].reset_index(drop=True)
 
     def check(path: str) -> tuple[str, str]:
         try:
-            image = decode_image(raw_images[path]())
+            image = decode_image(raw_images[path](), draft_size=VALIDATION_DECODE_SIZE)
         except ImageReadError as error:
             return "", str(error)
-        return str(imagehash.phash(image)), ""
+        return perceptual_hash(to_rgb8(image)), ""
 
     checked = _parallel_map(
         check, candidates["path"].tolist(), params["workers"], "Validating"
     )
-    candidates = candidates.assign(
-        phash=[phash for phash, _ in checked], reason=[reason for _, reason in checked]
-    )
+    candidates["phash"] = [phash for phash, _ in checked]
+    candidates["reason"] = [reason for _, reason in checked]
     corrupt = candidates["reason"] != ""
     candidates.loc[corrupt, "status"] = "corrupt"
     valid = candidates[~corrupt].reset_index(drop=True)
@@ -366,39 +378,46 @@ def split_data(
     return table
 
 
-def cache_images(
-    raw_images: RawImages, data_split: pd.DataFrame, image_size: list[int], params: dict
-) -> tuple[dict[str, np.ndarray], ...]:
-    """Decode, convert to RGB and resize each kept image once; uint8 arrays per split.
+def cache_split(
+    raw_images: RawImages,
+    data_split: pd.DataFrame,
+    image_size: list[int],
+    params: dict,
+    split: str,
+) -> dict[str, Any]:
+    """Decode, convert to 8-bit RGB and resize each image of one split, once.
 
-    Returns the train, val, test and test_dedup caches, each
-    ``{"images": (N, H, W, 3) uint8, "labels": (N,) int64, "paths": (N,) str}``.
+    Returns ``{"images", "labels", "paths"}``: ``images`` is a generator of uint8
+    ``(n, H, W, 3)`` batches that the dataset writes as it goes, so the split is never
+    held in memory; ``labels`` are class indices, ``paths`` relative file paths.
     """
     size = (int(image_size[0]), int(image_size[1]))
-    caches = {}
-    for split in ("train", "val", "test"):
-        rows = data_split[data_split["split"] == split]
-        paths = rows["path"].tolist()
-        images = np.empty((len(paths), *size, 3), dtype=np.uint8)
+    rows = data_split[data_split["split"] == split]
+    paths = rows["path"].tolist()
 
-        def load(position: int, paths=paths, images=images) -> None:
-            images[position] = load_rgb(raw_images[paths[position]](), size)
+    def batches() -> Iterator[np.ndarray]:
+        progress = tqdm(total=len(paths), desc=f"Caching {split}", unit="img")
+        with ThreadPoolExecutor(max_workers=max(1, params["workers"])) as pool:
+            for start in range(0, len(paths), CACHE_BATCH):
+                batch = paths[start : start + CACHE_BATCH]
+                yield np.stack(
+                    list(pool.map(lambda p: load_rgb(raw_images[p](), size), batch))
+                )
+                progress.update(len(batch))
+        progress.close()
+        logger.info("Cached %d %s images at %dx%d.", len(paths), split, *size)
 
-        _parallel_map(load, range(len(paths)), params["workers"], f"Caching {split}")
-        caches[split] = {
-            "images": images,
-            "labels": rows["label_index"].to_numpy(dtype=np.int64),
-            "paths": rows["path"].to_numpy(dtype=str),
-        }
-    dedup = data_split.loc[data_split["split"] == "test", "test_dedup"].to_numpy(
-        dtype=bool
-    )
-    caches["test_dedup"] = {
-        name: array[dedup] for name, array in caches["test"].items()
+    return {
+        "images": batches(),
+        "labels": rows["label_index"].to_numpy(dtype=np.int64),
+        "paths": rows["path"].to_numpy(dtype=str),
     }
-    logger.info(
-        "Cached %s images at %dx%d.",
-        ", ".join(f"{len(cache['labels'])} {name}" for name, cache in caches.items()),
-        *size,
-    )
-    return tuple(caches.values())
+
+
+def select_test_dedup(
+    test_cache: dict[str, np.ndarray], data_split: pd.DataFrame
+) -> dict:
+    """The test images that have no exact or near duplicate in train or validation."""
+    dedup = set(data_split.loc[data_split["test_dedup"].astype(bool), "path"])
+    keep = np.array([path in dedup for path in test_cache["paths"]], dtype=bool)
+    return {name: np.asarray(array[keep]) for name, array in test_cache.items()}

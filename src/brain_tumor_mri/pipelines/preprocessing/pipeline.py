@@ -1,17 +1,36 @@
 """The preprocessing pipeline: index, validate, audit leakage, split and cache."""
 
+from functools import partial, update_wrapper
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
-    cache_images,
+    cache_split,
     index_raw_files,
+    select_test_dedup,
     split_data,
     validate_images,
 )
 
+SPLITS = ("train", "val", "test")
+
 
 def create_pipeline(**kwargs) -> Pipeline:
+    cache_nodes = [
+        node(
+            update_wrapper(partial(cache_split, split=split), cache_split),
+            inputs=[
+                "raw_images",
+                "data_split",
+                "params:image_size",
+                "params:preprocessing",
+            ],
+            outputs=f"{split}_cache",
+            name=f"cache_{split}_images",
+        )
+        for split in SPLITS
+    ]
     return pipeline(
         [
             node(
@@ -44,16 +63,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="data_split",
                 name="split_data",
             ),
+            *cache_nodes,
             node(
-                cache_images,
-                inputs=[
-                    "raw_images",
-                    "data_split",
-                    "params:image_size",
-                    "params:preprocessing",
-                ],
-                outputs=["train_cache", "val_cache", "test_cache", "test_dedup_cache"],
-                name="cache_images",
+                select_test_dedup,
+                inputs=["test_cache", "data_split"],
+                outputs="test_dedup_cache",
+                name="select_test_dedup",
             ),
         ]
     )
