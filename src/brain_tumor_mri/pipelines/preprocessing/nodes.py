@@ -318,6 +318,22 @@ def _leakage_summary(
             ),
             "pairs_across_splits": int((near["split_a"] != near["split_b"]).sum()),
             "label_conflict_pairs": int(near["label_conflict"].sum()),
+            "pairs_by_distance": {
+                str(distance): int(count)
+                for distance, count in near["phash_distance"]
+                .value_counts()
+                .sort_index()
+                .items()
+            },
+            "label_conflict_pairs_by_distance": {
+                str(distance): int(count)
+                for distance, count in near.loc[
+                    near["label_conflict"], "phash_distance"
+                ]
+                .value_counts()
+                .sort_index()
+                .items()
+            },
         },
         "test_images_with_duplicate_in_train": {
             "total": int(len(leaked)),
