@@ -3,9 +3,9 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from brain_tumor_mri.hooks import RawDataLayoutHook
+from brain_tumor_mri.hooks import ParameterCheckHook, RawDataLayoutHook
 
-HOOKS = (RawDataLayoutHook(),)
+HOOKS = (ParameterCheckHook(), RawDataLayoutHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,0 +1,69 @@
+"""Schemas of the project's parameters, checked before a run starts.
+
+A wrong parameter (a typo, a value out of range, a wrong type) stops ``kedro run`` at
+once with one line per problem, instead of failing later inside a node. Pipelines add
+the schema of their own parameter group to ``PARAMETER_SCHEMAS``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import click
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class ParameterError(click.ClickException):
+    """Parameters that do not fit their schema; ``kedro run`` prints it without a traceback."""
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassSpec(StrictModel):
+    name: str = Field(min_length=1)
+    aliases: list[str] = []
+
+
+class PreprocessingParams(StrictModel):
+    split_folders: dict[Literal["train", "test"], str]
+    max_images_per_class: Annotated[int, Field(ge=1)] | None = None
+    validation_fraction: float = Field(gt=0, lt=1)
+    near_duplicate_max_distance: int = Field(ge=0, le=64)
+    workers: int = Field(ge=1)
+
+
+PARAMETER_SCHEMAS: dict[str, Any] = {
+    "raw_data_dir": str,
+    "seed": int,
+    "image_size": Annotated[
+        list[Annotated[int, Field(ge=8)]], Field(min_length=2, max_length=2)
+    ],
+    "classes": Annotated[list[ClassSpec], Field(min_length=2)],
+    "preprocessing": PreprocessingParams,
+}
+
+
+def check_parameters(params: dict[str, Any]) -> None:
+    """Raise ``ParameterError`` listing every parameter that does not fit its schema."""
+    problems = []
+    for key, schema in PARAMETER_SCHEMAS.items():
+        if key not in params:
+            continue
+        try:
+            TypeAdapter(schema).validate_python(params[key], strict=False)
+        except ValidationError as error:
+            for issue in error.errors():
+                where = ".".join(str(part) for part in (key, *issue["loc"]))
+                problems.append(f"{where}: {issue['msg']} (got {issue.get('input')!r})")
+    classes = params.get("classes") or []
+    names = [entry.get("name") for entry in classes if isinstance(entry, dict)]
+    if len(set(names)) != len(names):
+        problems.append(f"classes: names must be unique (got {names})")
+    if problems:
+        raise ParameterError(
+            "Invalid parameters in conf/ or --params:\n  - "
+            + "\n  - ".join(problems)
+            + "\nEach parameter is described in the comments of conf/base/parameters*.yml."
+        )

@@ -1,0 +1,80 @@
+"""Parameter schemas: the shipped configuration passes, wrong values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from brain_tumor_mri.parameters import ParameterError, check_parameters
+from tests.conftest import PROJECT_ROOT
+
+
+def project_parameters(env: str = "local") -> dict:
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env
+    )
+    return loader["parameters"]
+
+
+@pytest.mark.parametrize(
+    "env", sorted(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir())
+)
+def test_shipped_configuration_fits_the_schemas(env: str):
+    check_parameters(project_parameters(env))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"seed": "forty-two"}, "seed: Input should be a valid integer"),
+        ({"image_size": [150]}, "image_size: List should have at least 2 items"),
+        (
+            {"preprocessing": {"validation_fraction": 0}},
+            "preprocessing.validation_fraction",
+        ),
+        (
+            {"preprocessing": {"workers": 0}},
+            "preprocessing.workers: Input should be greater",
+        ),
+        (
+            {"preprocessing": {"split_folders": {"valid": "Val"}}},
+            "preprocessing.split_folders",
+        ),
+        (
+            {"preprocessing": {"max_image_per_class": 3}},
+            "Extra inputs are not permitted",
+        ),
+        ({"classes": [{"name": "a"}, {"name": "a"}]}, "names must be unique"),
+        (
+            {"classes": [{"name": "a", "alias": ["b"]}, {"name": "c"}]},
+            "classes.0.alias",
+        ),
+    ],
+)
+def test_wrong_parameters_are_named(change: dict, message: str):
+    params = project_parameters()
+    for key, value in change.items():
+        params[key] = {**params[key], **value} if isinstance(value, dict) else value
+    with pytest.raises(ParameterError) as error:
+        check_parameters(params)
+    assert message in error.value.message
+    assert "conf/base/parameters" in error.value.message
+
+
+def test_session_refuses_wrong_parameters_before_running(project_copy: Path):
+    bootstrap_project(project_copy)
+    with (
+        KedroSession.create(
+            project_path=project_copy,
+            runtime_params={"preprocessing": {"validation_fraction": 2.0}},
+        ) as session,
+        pytest.raises(
+            ParameterError, match="validation_fraction: Input should be less than 1"
+        ),
+    ):
+        session.run(pipeline_names=["preprocessing"])
+    assert not any((project_copy / "data" / "02_intermediate").glob("*.parquet"))
