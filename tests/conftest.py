@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from mlflow import MlflowClient
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "brain_tumor_mri"
@@ -51,3 +55,37 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
     return project
+
+
+@dataclass(frozen=True)
+class QuickTrainingRun:
+    """A finished quick ``training`` run: its project folder and its MLflow run."""
+
+    project_path: Path
+    tracking_uri: str
+    run_id: str
+
+
+@pytest.fixture(scope="session")
+def quick_training_run(
+    tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+) -> QuickTrainingRun:
+    """The real ``training`` pipeline, run once per test session with the quick profile."""
+    project = copy_project(tmp_path_factory.mktemp("quick_training") / "project")
+    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        patch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+        bootstrap_project(project)
+        with KedroSession.create(
+            project_path=project,
+            env="quick",
+            runtime_params={"raw_data_dir": str(shared_data_dir)},
+        ) as session:
+            session.run(pipeline_names=["training"])
+    client = MlflowClient(tracking_uri)
+    experiments = [
+        experiment.experiment_id for experiment in client.search_experiments()
+    ]
+    (run,) = client.search_runs(experiments)
+    return QuickTrainingRun(project, tracking_uri, run.info.run_id)

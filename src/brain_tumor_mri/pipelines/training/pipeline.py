@@ -2,9 +2,15 @@
 
 from kedro.pipeline import Pipeline
 
-from brain_tumor_mri.pipelines import preprocessing
+from brain_tumor_mri.pipelines import (
+    evaluation,
+    model_construction,
+    model_training,
+    preprocessing,
+    reporting,
+)
 
-STAGES = (preprocessing,)
+STAGES = (preprocessing, model_construction, model_training, evaluation, reporting)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,191 @@
+"""A checkpoint after every epoch, so that an interrupted training resumes where it stopped.
+
+A checkpoint folder holds the last finished epoch of one run: the compiled model
+(weights and optimizer state, ``epoch-NNNN.keras``), ``state.json`` (epoch, phase,
+history and the state of EarlyStopping and ReduceLROnPlateau) and, when EarlyStopping
+keeps the best weights, ``best_weights.npz``. Files are written first and then named by
+an atomic rename, so a run killed at any moment leaves a consistent checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+BEST_WEIGHTS_FILE = "best_weights.npz"
+# Attributes of EarlyStopping and ReduceLROnPlateau that carry over between epochs.
+CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
+
+
+@dataclass
+class CheckpointState:
+    """Where a training run stands after its last finished epoch."""
+
+    epoch: int = 0
+    phase: int = 0
+    phase_finished: bool = False
+    stopped: bool = False
+    history: dict[str, list] = field(default_factory=dict)
+    callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_file: str = ""
+
+
+def run_fingerprint(
+    model: keras.Model, caches: Iterable[Mapping[str, np.ndarray]], settings: Any
+) -> str:
+    """A short hash of everything that defines a run: model, weights, data and settings."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update(model.to_json().encode())
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    for cache in caches:
+        digest.update(repr(cache["images"].shape).encode())
+        digest.update(np.ascontiguousarray(cache["labels"]).tobytes())
+        digest.update("\n".join(map(str, cache["paths"])).encode())
+    return digest.hexdigest()[:16]
+
+
+def _replace_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+class TrainingCheckpoint:
+    """The checkpoint folder of one run; ``writable=False`` (non-chief workers) saves nothing."""
+
+    def __init__(self, directory: str | Path, writable: bool = True) -> None:
+        self.directory = Path(directory)
+        self.writable = writable
+
+    def load_state(self) -> CheckpointState | None:
+        """The state of the last finished epoch, or None if there is no checkpoint."""
+        path = self.directory / STATE_FILE
+        if not path.is_file():
+            return None
+        return CheckpointState(**json.loads(path.read_text()))
+
+    def load_model(self, state: CheckpointState) -> keras.Model:
+        """The compiled model of the checkpoint, with its optimizer state."""
+        return keras.models.load_model(
+            self.directory / state.model_file, safe_mode=True
+        )
+
+    def load_best_weights(self) -> list[np.ndarray] | None:
+        path = self.directory / BEST_WEIGHTS_FILE
+        if not path.is_file():
+            return None
+        with np.load(path) as arrays:
+            return [arrays[f"arr_{index}"] for index in range(len(arrays.files))]
+
+    def save(self, model: keras.Model, state: CheckpointState) -> None:
+        """Save the model, then the state that points to it; drop older model files."""
+        if not self.writable:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state.model_file = f"epoch-{state.epoch:04d}-phase-{state.phase}.keras"
+        tmp = self.directory / f"tmp-{state.model_file}"
+        model.save(tmp)
+        os.replace(tmp, self.directory / state.model_file)
+        _replace_json(self.directory / STATE_FILE, state.__dict__)
+        for old in self.directory.glob("epoch-*.keras"):
+            if old.name != state.model_file:
+                old.unlink()
+
+    def save_best_weights(self, weights: list[np.ndarray]) -> None:
+        if not self.writable:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / "tmp-best_weights.npz"
+        np.savez(tmp, *weights)
+        os.replace(tmp, self.directory / BEST_WEIGHTS_FILE)
+
+    def clear(self) -> None:
+        """Delete the checkpoint (a finished run, or a run asked to start afresh)."""
+        if self.writable:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, np.generic | np.ndarray) else value
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Records the history and saves a checkpoint after every epoch and at the phase end.
+
+    Put it after the callbacks whose state it saves (``stateful``, by name): it reads
+    their state after they have updated it, and, when resuming, sets it back after
+    their ``on_train_begin`` has reset it.
+    """
+
+    def __init__(
+        self,
+        checkpoint: TrainingCheckpoint,
+        state: CheckpointState,
+        stateful: Mapping[str, keras.callbacks.Callback],
+        resume: bool = False,
+    ) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.state = state
+        self.stateful = dict(stateful)
+        self.resume = resume
+        self._learning_rate = float("nan")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not self.resume:
+            return
+        for name, callback in self.stateful.items():
+            for key, value in self.state.callbacks.get(name, {}).items():
+                setattr(callback, key, value)
+            if getattr(callback, "restore_best_weights", False):
+                callback.best_weights = self.checkpoint.load_best_weights()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._learning_rate = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        record = {
+            "epoch": epoch + 1,
+            **(logs or {}),
+            "learning_rate": self._learning_rate,
+        }
+        for key, value in record.items():
+            self.state.history.setdefault(key, []).append(_plain(value))
+        self.state.epoch = epoch + 1
+        self.state.stopped = bool(self.model.stop_training)
+        self._save_callbacks(epoch)
+        self.checkpoint.save(self.model, self.state)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.state.phase_finished = True
+        self.checkpoint.save(self.model, self.state)
+
+    def _save_callbacks(self, epoch: int) -> None:
+        self.state.callbacks = {
+            name: {
+                key: _plain(getattr(callback, key))
+                for key in CALLBACK_STATE
+                if hasattr(callback, key)
+            }
+            for name, callback in self.stateful.items()
+        }
+        for callback in self.stateful.values():
+            best = getattr(callback, "best_weights", None)
+            if best is not None and getattr(callback, "best_epoch", None) == epoch:
+                self.checkpoint.save_best_weights(best)

@@ -1,0 +1,214 @@
+"""One self-contained HTML report of a run: tables, and figures embedded as PNG.
+
+The page loads nothing from elsewhere (no scripts, style sheets or image files): every
+figure is a ``data:image/png;base64`` URI. Every inserted string is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from string import Template
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from brain_tumor_mri.metrics import confusion_table, metrics_table, summary_table
+from brain_tumor_mri.plots import figure_to_png, leakage_counts
+
+SECTIONS = {
+    "dataset": "Data set and leakage audit",
+    "model": "Model and parameters",
+    "training": "Training curves",
+    "metrics": "Metrics per split",
+    "figures": "Figures",
+    "gradcam": "Grad-CAM gallery",
+}
+
+Image = Figure | bytes
+
+PAGE = Template("""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>$title</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px;
+       padding: 0 1rem; color: #222; }
+h1 { border-bottom: 2px solid #444; }
+h2 { border-bottom: 1px solid #bbb; margin-top: 2.5rem; }
+nav ul { columns: 2; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #eee; }
+figure { margin: 1.2rem 0; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-style: italic; color: #555; }
+pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }
+</style>
+</head>
+<body>
+<h1>$title</h1>
+$run_info
+<nav><h2>Contents</h2><ul>$contents</ul></nav>
+$sections
+</body>
+</html>
+""")
+
+
+def _text(value: Any) -> str:
+    """A cell value as escaped text: floats to 4 decimals (3 significant digits when
+    smaller than 0.001), lists and dicts as JSON, n/a where undefined."""
+    if value is None or value is pd.NA:
+        return "n/a"
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.3g}"
+    if isinstance(value, list | tuple | dict):
+        return html.escape(json.dumps(value, default=str))
+    return html.escape(str(value))
+
+
+def html_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """A DataFrame as an HTML table, every header and cell escaped."""
+    columns = ([frame.index.name or ""] if index else []) + list(frame.columns)
+    head = "".join(f"<th>{_text(c)}</th>" for c in columns)
+    rows = []
+    for label, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+        cells = ([f"<th>{_text(label)}</th>"] if index else []) + [
+            f"<td>{_text(v)}</td>" for v in row
+        ]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _key_values(values: Mapping[str, Any], key: str, value: str) -> str:
+    return html_table(pd.DataFrame({key: list(values), value: list(values.values())}))
+
+
+def image_tag(image: Image, alt: str) -> str:
+    """An ``<img>`` with the figure (or PNG bytes) embedded as a base64 data URI."""
+    png = image if isinstance(image, bytes) else figure_to_png(image)
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _figures(figures: Mapping[str, Image]) -> str:
+    return "\n".join(
+        f"<figure>{image_tag(image, caption)}"
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        for caption, image in figures.items()
+    )
+
+
+def flatten_parameters(
+    parameters: Mapping[str, Any], prefix: str = ""
+) -> dict[str, Any]:
+    """Nested parameters as ``{"a.b.c": value}``."""
+    flat: dict[str, Any] = {}
+    for key, value in parameters.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_parameters(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _section(key: str, body: str) -> str:
+    return f'<section id="{key}">\n<h2>{html.escape(SECTIONS[key])}</h2>\n{body}\n</section>'
+
+
+def _dataset_section(
+    leakage_summary: Mapping[str, Any],
+    class_counts: pd.DataFrame,
+    figures: Mapping[str, Image],
+) -> str:
+    return "\n".join(
+        [
+            "<h3>Images per class and split</h3>",
+            html_table(class_counts, index=True),
+            "<h3>Leakage audit</h3>",
+            _key_values(leakage_counts(leakage_summary), "finding", "count"),
+            _figures(figures),
+        ]
+    )
+
+
+def _model_section(parameters: Mapping[str, Any], model_summary: str | None) -> str:
+    parts = [_key_values(flatten_parameters(parameters), "parameter", "value")]
+    if model_summary:
+        parts.append(
+            "<details><summary>Model summary</summary>"
+            f"<pre>{html.escape(model_summary)}</pre></details>"
+        )
+    return "\n".join(parts)
+
+
+def _training_section(
+    history: Mapping[str, Sequence[float]], figures: Mapping[str, Image]
+) -> str:
+    if not history:
+        return "<p>No training history.</p>" + _figures(figures)
+    table = pd.DataFrame({k: list(v) for k, v in history.items()})
+    return _figures(figures) + "\n<h3>Per epoch</h3>\n" + html_table(table)
+
+
+def _metrics_section(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> str:
+    parts = ["<h3>Summary</h3>", html_table(summary_table(metrics_by_split))]
+    for split, metrics in metrics_by_split.items():
+        parts += [
+            f"<h3>{html.escape(split)}: per class</h3>",
+            html_table(metrics_table(metrics)),
+            f"<h3>{html.escape(split)}: confusion matrix (rows true, columns predicted)</h3>",
+            html_table(confusion_table(metrics), index=True),
+        ]
+    return "\n".join(parts)
+
+
+def build_html_report(
+    *,
+    title: str,
+    run_info: Mapping[str, Any],
+    leakage_summary: Mapping[str, Any],
+    class_counts: pd.DataFrame,
+    parameters: Mapping[str, Any],
+    training_history: Mapping[str, Sequence[float]],
+    metrics_by_split: Mapping[str, Mapping[str, Any]],
+    dataset_figures: Mapping[str, Image],
+    training_figures: Mapping[str, Image],
+    evaluation_figures: Mapping[str, Image],
+    gradcam_figures: Mapping[str, Image],
+    model_summary: str | None = None,
+) -> str:
+    """The whole report as one HTML string; figure mappings are caption -> figure."""
+    sections = [
+        _section(
+            "dataset", _dataset_section(leakage_summary, class_counts, dataset_figures)
+        ),
+        _section("model", _model_section(parameters, model_summary)),
+        _section("training", _training_section(training_history, training_figures)),
+        _section("metrics", _metrics_section(metrics_by_split)),
+        _section("figures", _figures(evaluation_figures) or "<p>No figures.</p>"),
+        _section("gradcam", _figures(gradcam_figures) or "<p>No Grad-CAM figures.</p>"),
+    ]
+    contents = "".join(
+        f'<li><a href="#{key}">{html.escape(name)}</a></li>'
+        for key, name in SECTIONS.items()
+    )
+    return PAGE.substitute(
+        title=html.escape(title),
+        run_info=_key_values(dict(run_info), "run", "value") if run_info else "",
+        contents=contents,
+        sections="\n".join(sections),
+    )

@@ -1,0 +1,84 @@
+"""Schemas of the ``model_construction`` and ``model_training`` parameter groups.
+
+They belong in ``brain_tumor_mri.parameters.PARAMETER_SCHEMAS``, so that a wrong value
+stops ``kedro run`` before any work, one line per problem.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from brain_tumor_mri.parameters import StrictModel
+
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Positive = Annotated[float, Field(gt=0)]
+Switch = Literal["auto"] | bool
+
+
+class HeadParams(StrictModel):
+    pooling: Literal["avg", "max", "flatten"]
+    hidden_units: list[Annotated[int, Field(ge=1)]] = []
+    activation: str = "relu"
+    batch_norm: bool = False
+    dropout: Fraction
+
+
+class ModelConstructionParams(StrictModel):
+    weights: str | None
+    head: HeadParams
+
+
+class FineTuneParams(StrictModel):
+    stages: Literal["all"] | Annotated[int, Field(ge=0, le=5)]
+    learning_rate: Positive
+
+
+class AugmentationParams(StrictModel):
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
+    rotation: Fraction | None = None
+    zoom: Fraction | None = None
+    brightness: Fraction | None = None
+    contrast: Fraction | None = None
+
+
+class EarlyStoppingParams(StrictModel):
+    monitor: str
+    patience: Annotated[int, Field(ge=0)]
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    restore_best_weights: bool = False
+
+
+class ReduceLrParams(StrictModel):
+    monitor: str
+    factor: Annotated[float, Field(gt=0, lt=1)]
+    patience: Annotated[int, Field(ge=0)]
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    min_lr: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ModelTrainingParams(StrictModel):
+    epochs: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=1)]
+    learning_rate: Positive
+    warmup_epochs: Annotated[int, Field(ge=0)]
+    fine_tune: FineTuneParams
+    label_smoothing: Fraction
+    class_weight: Literal["balanced"] | None
+    augmentation: AugmentationParams | None
+    early_stopping: EarlyStoppingParams | None
+    reduce_lr: ReduceLrParams | None
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+    jit_compile: Switch
+    deterministic: Switch
+    distribution: Literal["auto", "default", "mirrored", "multi_worker"]
+    resume: bool
+    checkpoint_dir: str
+    verbose: Literal[0, 1, 2]
+
+
+MODEL_PARAMETER_SCHEMAS = {
+    "model_construction": ModelConstructionParams,
+    "model_training": ModelTrainingParams,
+}

@@ -1,0 +1,39 @@
+"""Nodes of the model construction pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+
+from brain_tumor_mri.classes import class_names
+from brain_tumor_mri.model import build_classifier
+
+logger = logging.getLogger(__name__)
+
+
+def build_model(
+    image_size: list[int], classes: list[dict], seed: int, params: Mapping[str, Any]
+) -> keras.Model:
+    """The untrained ResNet-50 classifier, its backbone weights as ``params["weights"]`` says."""
+    keras.utils.set_random_seed(seed)
+    model = build_classifier(
+        image_size, len(class_names(classes)), params["head"], params["weights"]
+    )
+    logger.info(
+        "Built %s on %sx%s images, %s backbone weights: %s parameters.",
+        model.name,
+        *image_size,
+        params["weights"] or "randomly initialised",
+        f"{model.count_params():,}",
+    )
+    return model
+
+
+def summarise_model(model: keras.Model) -> str:
+    """The model's layer-by-layer summary as text."""
+    lines: list[str] = []
+    model.summary(line_length=120, print_fn=lambda text, **_: lines.append(text))
+    return "".join(lines)

@@ -1,0 +1,250 @@
+"""Nodes of the reporting pipeline: figures of the run, Grad-CAM, and the HTML report.
+
+Each figure node returns its figures twice: as ``{file name: Figure}`` for a
+kedro-datasets ``MatplotlibDataset`` (which cannot load them back), and as
+``{file name: PNG bytes}`` that the report node embeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from brain_tumor_mri import __version__, plots
+from brain_tumor_mri.classes import class_names
+from brain_tumor_mri.gradcam import (
+    DEFAULT_LAYER,
+    make_gradcam_heatmaps,
+    overlay_heatmap,
+)
+from brain_tumor_mri.html_report import build_html_report
+
+Figures = dict[str, Figure]
+Pngs = dict[str, bytes]
+
+SPLIT_FIGURES = {
+    "per_class_metrics.png": "per-class precision, recall and F1",
+    "roc_curves.png": "ROC curves",
+    "precision_recall_curves.png": "precision-recall curves",
+    "confusion_matrix.png": "confusion matrix",
+    "reliability_diagram.png": "reliability diagram",
+    "misclassified.png": "misclassified images",
+}
+
+
+def _with_png(figures: Figures, dpi: int = 100) -> tuple[Figures, Pngs]:
+    return figures, {name: plots.figure_to_png(f, dpi) for name, f in figures.items()}
+
+
+def class_counts(
+    data_split: pd.DataFrame, classes: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Images per class (rows, in class order) and split (train, val, test, test_dedup)."""
+    names = class_names(classes)
+    counts = pd.crosstab(data_split["label"], data_split["split"])
+    counts = counts.reindex(index=names, columns=["train", "val", "test"], fill_value=0)
+    dedup = data_split[data_split["test_dedup"].astype(bool)]
+    counts["test_dedup"] = dedup["label"].value_counts().reindex(names, fill_value=0)
+    counts.index.name = "class"
+    counts.columns.name = None
+    return counts.astype(int)
+
+
+def dataset_figures(
+    data_split: pd.DataFrame,
+    leakage_summary: Mapping[str, Any],
+    classes: Sequence[Mapping[str, Any]],
+) -> tuple[Figures, Pngs]:
+    """Class counts per split, and the leakage audit's summary."""
+    return _with_png(
+        {
+            "class_counts.png": plots.plot_class_counts(
+                class_counts(data_split, classes)
+            ),
+            "leakage_audit.png": plots.plot_leakage_summary(leakage_summary),
+        }
+    )
+
+
+def training_figures(
+    training_history: Mapping[str, Sequence[float]],
+) -> tuple[Figures, Pngs]:
+    """Accuracy, loss and learning rate per epoch."""
+    return _with_png(
+        {"training_history.png": plots.plot_training_history(training_history)}
+    )
+
+
+def split_figures(
+    split_cache: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray],
+    evaluation_metrics: Mapping[str, Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    split: str,
+) -> tuple[Figures, Pngs]:
+    """The figures of one split (see ``SPLIT_FIGURES``).
+
+    A split that was not evaluated (an empty one, such as an absent external test set)
+    gets one figure that says so, because an artifact dataset cannot log an empty
+    folder, and no PNG for the report. Wire it per split with
+    ``partial(split_figures, split=...)``.
+    """
+    metrics = evaluation_metrics.get(split)
+    if not metrics:
+        return {
+            "not_evaluated.png": plots.plot_message(
+                f"Split '{split}' was not evaluated: it holds no images."
+            )
+        }, {}
+    labels, probabilities = predictions["labels"], predictions["probabilities"]
+    names = metrics["class_names"]
+    return _with_png(
+        {
+            "per_class_metrics.png": plots.plot_per_class_metrics(metrics, split),
+            "roc_curves.png": plots.plot_roc_curves(
+                labels, probabilities, names, split
+            ),
+            "precision_recall_curves.png": plots.plot_precision_recall_curves(
+                labels, probabilities, names, split
+            ),
+            "confusion_matrix.png": plots.plot_confusion_matrices(
+                metrics["confusion_matrix"], names, split
+            ),
+            "reliability_diagram.png": plots.plot_reliability_diagram(metrics, split),
+            "misclassified.png": plots.plot_misclassified(
+                split_cache["images"],
+                labels,
+                probabilities,
+                names,
+                paths=predictions["paths"],
+                max_images=int(params.get("misclassified_examples", 16)),
+                split=split,
+            ),
+        }
+    )
+
+
+def _most_confident(mask: np.ndarray, confidence: np.ndarray, count: int) -> np.ndarray:
+    chosen = np.flatnonzero(mask)
+    return chosen[np.argsort(-confidence[chosen], kind="stable")][:count]
+
+
+def gradcam_figures(
+    model: keras.Model,
+    test_cache: Mapping[str, np.ndarray],
+    test_predictions: Mapping[str, np.ndarray],
+    classes: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+) -> tuple[Figures, Pngs]:
+    """For each class, its most confidently right and wrong test images beside their
+    Grad-CAM overlay for the predicted class; one figure per class."""
+    names = class_names(classes)
+    layer = params.get("layer", DEFAULT_LAYER)
+    count = int(params.get("examples_per_class", 3))
+    labels = np.asarray(test_predictions["labels"])
+    probabilities = np.asarray(test_predictions["probabilities"])
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    chosen = {
+        k: (
+            _most_confident((labels == k) & (predicted == k), confidence, count),
+            _most_confident((labels == k) & (predicted != k), confidence, count),
+        )
+        for k in range(len(names))
+    }
+    indices = np.unique(np.concatenate([i for pair in chosen.values() for i in pair]))
+    images = np.asarray(test_cache["images"][indices]) if indices.size else None
+    heatmaps = (
+        make_gradcam_heatmaps(
+            model, images, predicted[indices], layer, int(params.get("batch_size", 16))
+        )
+        if images is not None
+        else None
+    )
+    position = {index: i for i, index in enumerate(indices)}
+
+    def example(index: int) -> plots.CamExample:
+        image = images[position[index]]
+        return plots.CamExample(
+            image=image,
+            overlay=overlay_heatmap(
+                image, heatmaps[position[index]], params.get("alpha", 0.4)
+            ),
+            true_label=names[labels[index]],
+            predicted_label=names[predicted[index]],
+            probability=float(confidence[index]),
+            path=str(test_predictions["paths"][index]),
+        )
+
+    return _with_png(
+        {
+            f"{name}.png": plots.plot_gradcam_examples(
+                name,
+                [example(i) for i in chosen[k][0]],
+                [example(i) for i in chosen[k][1]],
+                layer_name=layer,
+            )
+            for k, name in enumerate(names)
+        }
+    )
+
+
+def _captioned(
+    pngs: Mapping[str, bytes], prefix: str = "", readable: bool = True
+) -> dict[str, bytes]:
+    """PNGs keyed by a caption made from the file name: ``roc_curves.png`` gives
+    ``ROC curves``, ``class_counts.png`` ``class counts`` (``class_counts`` if not
+    ``readable``)."""
+    captioned = {}
+    for name, png in pngs.items():
+        stem = name.removesuffix(".png")
+        caption = SPLIT_FIGURES.get(name, stem.replace("_", " ") if readable else stem)
+        captioned[f"{prefix}{caption}"] = png
+    return captioned
+
+
+def build_report(
+    *,
+    parameters: Mapping[str, Any],
+    leakage_summary: Mapping[str, Any],
+    data_split: pd.DataFrame,
+    training_history: Mapping[str, Sequence[float]],
+    evaluation_metrics: Mapping[str, Mapping[str, Any]],
+    model_summary: str,
+    dataset_pngs: Pngs,
+    training_pngs: Pngs,
+    gradcam_pngs: Pngs,
+    **split_pngs: Pngs,
+) -> str:
+    """The self-contained HTML report; ``split_pngs`` are keyed ``<split>_pngs``.
+
+    Keyword-only: wire it with a dict of inputs, ``{"test_pngs": "test_figure_pngs"}``.
+    """
+    evaluation = {}
+    for key, pngs in split_pngs.items():
+        evaluation.update(_captioned(pngs, f"{key.removesuffix('_pngs')}: "))
+    return build_html_report(
+        title="Brain tumour MRI classification — run report",
+        run_info={
+            "package version": __version__,
+            "classes": ", ".join(class_names(parameters["classes"])),
+            "image size": "x".join(str(s) for s in parameters["image_size"]),
+            "evaluated splits": ", ".join(evaluation_metrics),
+        },
+        leakage_summary=leakage_summary,
+        class_counts=class_counts(data_split, parameters["classes"]),
+        parameters=parameters,
+        training_history=training_history,
+        metrics_by_split=evaluation_metrics,
+        dataset_figures=_captioned(dataset_pngs),
+        training_figures=_captioned(training_pngs),
+        evaluation_figures=evaluation,
+        gradcam_figures=_captioned(gradcam_pngs, "Grad-CAM, class ", readable=False),
+        model_summary=model_summary,
+    )

@@ -1,0 +1,77 @@
+"""The reporting pipeline: every figure, logged to the run, and the HTML report."""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from brain_tumor_mri.pipelines.evaluation.pipeline import SPLITS
+from brain_tumor_mri.pipelines.reporting.nodes import (
+    build_report,
+    dataset_figures,
+    gradcam_figures,
+    split_figures,
+    training_figures,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    split_nodes = [
+        node(
+            update_wrapper(partial(split_figures, split=split), split_figures),
+            inputs=[
+                f"{split}_cache",
+                f"{split}_predictions",
+                "evaluation_metrics",
+                "params:reporting",
+            ],
+            outputs=[f"{split}_figures", f"{split}_figure_pngs"],
+            name=f"plot_{split}_figures",
+        )
+        for split in SPLITS
+    ]
+    return pipeline(
+        [
+            node(
+                dataset_figures,
+                inputs=["data_split", "leakage_summary", "params:classes"],
+                outputs=["dataset_figures", "dataset_figure_pngs"],
+                name="plot_dataset_figures",
+            ),
+            node(
+                training_figures,
+                inputs="training_history",
+                outputs=["training_figures", "training_figure_pngs"],
+                name="plot_training_curves",
+            ),
+            *split_nodes,
+            node(
+                gradcam_figures,
+                inputs=[
+                    "trained_model",
+                    "test_cache",
+                    "test_predictions",
+                    "params:classes",
+                    "params:reporting.gradcam",
+                ],
+                outputs=["gradcam_figures", "gradcam_figure_pngs"],
+                name="plot_gradcam_examples",
+            ),
+            node(
+                build_report,
+                inputs={
+                    "parameters": "parameters",
+                    "leakage_summary": "leakage_summary",
+                    "data_split": "data_split",
+                    "training_history": "training_history",
+                    "evaluation_metrics": "evaluation_metrics",
+                    "model_summary": "model_summary",
+                    "dataset_pngs": "dataset_figure_pngs",
+                    "training_pngs": "training_figure_pngs",
+                    "gradcam_pngs": "gradcam_figure_pngs",
+                    **{f"{split}_pngs": f"{split}_figure_pngs" for split in SPLITS},
+                },
+                outputs="report_html",
+                name="build_html_report",
+            ),
+        ]
+    )

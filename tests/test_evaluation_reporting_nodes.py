@@ -1,0 +1,269 @@
+"""The evaluation and reporting node functions on small real data, without Kedro."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cv2
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from brain_tumor_mri.pipelines.evaluation.nodes import (
+    collect_metrics,
+    evaluate_predictions,
+    load_external_test_set,
+    predict_probabilities,
+)
+from brain_tumor_mri.html_report import SECTIONS
+from brain_tumor_mri.model import build_classifier
+from brain_tumor_mri.pipelines.reporting.nodes import (
+    SPLIT_FIGURES,
+    build_report,
+    class_counts,
+    dataset_figures,
+    gradcam_figures,
+    split_figures,
+    training_figures,
+)
+
+CLASSES = [
+    {"name": "glioma_tumor", "aliases": ["glioma"]},
+    {"name": "meningioma_tumor", "aliases": ["meningioma"]},
+    {"name": "no_tumor", "aliases": ["notumor", "no"]},
+    {"name": "pituitary_tumor", "aliases": ["pituitary"]},
+]
+NAMES = [c["name"] for c in CLASSES]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+HISTORY = {
+    "epoch": [1, 2],
+    "loss": [1.3, 1.1],
+    "accuracy": [0.4, 0.5],
+    "val_loss": [1.2, 1.25],
+    "val_accuracy": [0.45, 0.4],
+    "learning_rate": [1e-3, 1e-3],
+}
+LEAKAGE = {
+    "near_duplicate_max_distance": 6,
+    "images": {"test": {"total": 16, "per_class": {n: 4 for n in NAMES}}},
+    "exact_duplicates": {
+        "groups": 1,
+        "files": 2,
+        "groups_across_splits": 1,
+        "pairs": 1,
+        "label_conflict_pairs": 0,
+    },
+    "near_duplicates": {
+        "pairs": 2,
+        "pairs_within_train": 1,
+        "pairs_within_test": 0,
+        "pairs_across_splits": 1,
+        "label_conflict_pairs": 0,
+        "pairs_by_distance": {"3": 2},
+        "label_conflict_pairs_by_distance": {},
+    },
+    "test_images_with_duplicate_in_train": {
+        "total": 1,
+        "per_class": {"glioma_tumor": 1},
+    },
+}
+
+
+def split_cache(count: int, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count, dtype=np.int64) % 4
+    return {
+        "images": rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8),
+        "labels": labels,
+        "paths": np.array(
+            [f"Testing/{NAMES[k]}/{i}.jpg" for i, k in enumerate(labels)]
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def small_model() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def data_split() -> pd.DataFrame:
+    rows = []
+    for split, per_class in (("train", 5), ("val", 2), ("test", 4)):
+        for k, name in enumerate(NAMES):
+            for i in range(per_class + k):
+                rows.append(
+                    {
+                        "path": f"{split}/{name}/{i}.jpg",
+                        "split": split,
+                        "label": name,
+                        "label_index": k,
+                        "cluster": len(rows),
+                        "test_dedup": split == "test" and i > 0,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_predict_probabilities_in_batches_with_and_without_flip(small_model) -> None:
+    cache = split_cache(10)
+    expected = small_model.predict(cache["images"], verbose=0)
+    mirrored = small_model.predict(cache["images"][:, :, ::-1], verbose=0)
+
+    plain = predict_probabilities(small_model, cache, {"batch_size": 4})
+    flipped = predict_probabilities(
+        small_model, cache, {"batch_size": 4, "tta_flip": True}
+    )
+
+    assert plain["probabilities"].shape == (10, 4)
+    assert plain["probabilities"].dtype == np.float32
+    np.testing.assert_allclose(plain["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(
+        flipped["probabilities"], (expected + mirrored) / 2, atol=1e-5
+    )
+    np.testing.assert_allclose(flipped["probabilities"].sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(plain["labels"], cache["labels"])
+    np.testing.assert_array_equal(plain["paths"], cache["paths"])
+
+
+def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
+    empty = {
+        "images": np.zeros((0, 32, 32, 3), np.uint8),
+        "labels": np.zeros(0, np.int64),
+        "paths": np.zeros(0, str),
+    }
+
+    predictions = predict_probabilities(small_model, empty, {})
+
+    assert predictions["probabilities"].shape == (0, 4)
+    assert evaluate_predictions(predictions, CLASSES, {}) == {}
+
+
+def test_collect_metrics_names_every_split(small_model) -> None:
+    metrics = {
+        split: evaluate_predictions(
+            predict_probabilities(small_model, split_cache(12, seed=i), {}),
+            CLASSES,
+            {"ece_bins": 10},
+        )
+        for i, split in enumerate(("val", "test", "test_dedup"))
+    }
+
+    evaluated, summary, per_class, confusion, mlflow_metrics = collect_metrics(
+        **metrics, external={}
+    )
+
+    assert list(evaluated) == ["val", "test", "test_dedup"]
+    json.dumps(evaluated, allow_nan=False)
+    assert list(summary["split"]) == ["val", "test", "test_dedup"]
+    assert set(per_class["split"]) == {"val", "test", "test_dedup"}
+    assert per_class.columns[0] == "split"
+    assert len(confusion) == 3 * 16
+    assert confusion.groupby("split")["count"].sum().to_dict() == {
+        "test": 12,
+        "test_dedup": 12,
+        "val": 12,
+    }
+    for name in ("test_accuracy", "test_dedup_macro_f1", "val_roc_auc_glioma_tumor"):
+        assert mlflow_metrics[name] == {
+            "value": pytest.approx(mlflow_metrics[name]["value"]),
+            "step": 0,
+        }
+    assert not any(name.startswith("external") for name in mlflow_metrics)
+
+
+def write_png(path, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((40, 50, 3), value, np.uint8))
+
+
+def test_external_test_set_uses_class_aliases(tmp_path, caplog) -> None:
+    write_png(tmp_path / "glioma" / "a.png", 10)
+    write_png(tmp_path / "NoTumor" / "b.png", 20)
+    write_png(tmp_path / "NoTumor" / "nested" / "c.png", 30)
+    write_png(tmp_path / "unknown" / "d.png", 40)
+    (tmp_path / "glioma" / "broken.jpg").write_bytes(b"not an image")
+
+    external = load_external_test_set(
+        CLASSES, [16, 16], {"external_test_dir": str(tmp_path)}
+    )
+
+    assert external["images"].shape == (3, 16, 16, 3)
+    assert external["labels"].tolist() == [2, 2, 0]
+    assert external["paths"].tolist() == [
+        "NoTumor/b.png",
+        "NoTumor/nested/c.png",
+        "glioma/a.png",
+    ]
+    assert "unknown" in caplog.text
+    assert "broken.jpg" in caplog.text
+
+
+def test_external_test_set_absent_is_empty() -> None:
+    external = load_external_test_set(CLASSES, [16, 16], {"external_test_dir": None})
+
+    assert external["images"].shape == (0, 16, 16, 3)
+    assert external["labels"].shape == (0,)
+
+
+def test_class_counts(data_split) -> None:
+    counts = class_counts(data_split, CLASSES)
+
+    assert list(counts.index) == NAMES
+    assert list(counts.columns) == ["train", "val", "test", "test_dedup"]
+    assert counts.loc["pituitary_tumor"].tolist() == [8, 5, 7, 6]
+
+
+def test_figures_and_report(small_model, data_split) -> None:
+    cache = split_cache(12)
+    predictions = predict_probabilities(small_model, cache, {})
+    metrics = evaluate_predictions(predictions, CLASSES, {})
+    flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
+
+    data_figures, data_pngs = dataset_figures(data_split, LEAKAGE, CLASSES)
+    history_figures, history_pngs = training_figures(HISTORY)
+    test_figures, test_pngs = split_figures(
+        cache, predictions, {"test": metrics}, {}, split="test"
+    )
+    cams, cam_pngs = gradcam_figures(
+        flat_resnet, cache, predictions, CLASSES, {"examples_per_class": 1}
+    )
+    report = build_report(
+        parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},
+        leakage_summary=LEAKAGE,
+        data_split=data_split,
+        training_history=HISTORY,
+        evaluation_metrics={"test": metrics},
+        model_summary="Model: resnet50_classifier",
+        dataset_pngs=data_pngs,
+        training_pngs=history_pngs,
+        gradcam_pngs=cam_pngs,
+        test_pngs=test_pngs,
+        external_pngs={},
+    )
+
+    assert set(data_figures) == {"class_counts.png", "leakage_audit.png"}
+    assert set(history_figures) == {"training_history.png"}
+    assert set(test_figures) == set(SPLIT_FIGURES)
+    assert set(cams) == {f"{name}.png" for name in NAMES}
+    for pngs in (data_pngs, history_pngs, test_pngs, cam_pngs):
+        assert all(png.startswith(PNG_MAGIC) for png in pngs.values())
+    absent, absent_pngs = split_figures(
+        cache, predictions, {"test": metrics}, {}, split="external"
+    )
+    assert list(absent) == ["not_evaluated.png"]
+    assert absent_pngs == {}
+    for key in SECTIONS:
+        assert f'<section id="{key}">' in report
+    images = re.findall(r'<img src="data:image/png;base64,', report)
+    assert len(images) == 2 + 1 + len(SPLIT_FIGURES) + 4
+    assert "test: ROC curves" in report
+    assert "Grad-CAM, class glioma_tumor" in report

@@ -1,0 +1,102 @@
+"""The quick training run in MLflow, read back from its SQLite store with MlflowClient."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+import tensorflow as tf
+from kedro_datasets.tensorflow import TensorFlowModelDataset
+from mlflow import MlflowClient
+
+from brain_tumor_mri.datasets import NumpyArraysDataset
+from tests.conftest import QuickTrainingRun
+
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+@pytest.fixture(scope="module")
+def client(quick_training_run: QuickTrainingRun) -> MlflowClient:
+    return MlflowClient(quick_training_run.tracking_uri)
+
+
+@pytest.fixture(scope="module")
+def run(
+    client: MlflowClient, quick_training_run: QuickTrainingRun
+) -> mlflow.entities.Run:
+    return client.get_run(quick_training_run.run_id)
+
+
+def test_one_finished_run_in_the_sqlite_store(
+    quick_training_run: QuickTrainingRun, run: mlflow.entities.Run
+):
+    assert quick_training_run.tracking_uri.startswith("sqlite:///")
+    assert (quick_training_run.project_path / "mlflow.db").is_file()
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "training"
+
+
+def test_parameters_are_logged_flattened(run: mlflow.entities.Run):
+    params = run.data.params
+    assert params["seed"] == "42"
+    assert params["image_size"] == "[64, 64]"
+    assert params["preprocessing.max_images_per_class"] == "30"
+    assert params["model_construction.weights"] == "None"
+    assert params["model_construction.head.pooling"] == "avg"
+    assert params["model_training.epochs"] == "2"
+    assert params["model_training.augmentation.flip"] == "horizontal"
+    assert params["model_training.early_stopping.patience"] == "5"
+
+
+def test_metric_histories_have_one_value_per_epoch(
+    client: MlflowClient, quick_training_run: QuickTrainingRun
+):
+    history = json.loads(
+        (
+            quick_training_run.project_path / "data/08_reporting/training_history.json"
+        ).read_text()
+    )
+    for key in METRICS:
+        logged = client.get_metric_history(quick_training_run.run_id, key)
+        assert [metric.step for metric in logged] == history["epoch"] == [1, 2]
+        assert [metric.value for metric in logged] == pytest.approx(history[key])
+
+
+def test_tags(run: mlflow.entities.Run):
+    tags = run.data.tags
+    assert tags["device"] == "CPU"
+    assert tags["tensorflow_version"] == tf.__version__
+    assert tags["keras_version"] == keras.__version__
+    assert tags["precision"] == "float32"
+    assert tags["xla"] == "false"
+    assert tags["distribution_strategy"] == "DefaultStrategy (1 replica)"
+    assert tags["pretrained"] == "false"
+
+
+def test_trained_model_is_logged_with_signature_and_input_example(
+    client: MlflowClient, quick_training_run: QuickTrainingRun, run: mlflow.entities.Run
+):
+    (logged,) = client.search_logged_models([run.info.experiment_id])
+    assert logged.name == "model"
+    assert logged.source_run_id == quick_training_run.run_id
+    uri = f"models:/{logged.model_id}"
+    info = mlflow.models.get_model_info(uri)
+    assert "keras" in info.flavors
+    (inputs,) = info.signature.inputs.inputs
+    (outputs,) = info.signature.outputs.inputs
+    assert (inputs.type, inputs.shape) == (np.dtype("uint8"), (-1, 64, 64, 3))
+    assert (outputs.type, outputs.shape) == (np.dtype("float32"), (-1, 4))
+    assert info.saved_input_example_info["type"] == "ndarray"
+
+    project = quick_training_run.project_path
+    images = NumpyArraysDataset(project / "data/05_model_input/val").load()["images"][
+        :4
+    ]
+    trained = TensorFlowModelDataset(
+        filepath=str(project / "data/06_models/trained_model.keras")
+    ).load()
+    logged_model = mlflow.keras.load_model(uri)
+    np.testing.assert_allclose(logged_model(images), trained(images), rtol=1e-5)

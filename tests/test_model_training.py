@@ -1,0 +1,253 @@
+"""Training on real images: learning, determinism, resuming after a kill, MirroredStrategy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro_datasets.tensorflow import TensorFlowModelDataset
+from mlflow import MlflowClient
+
+from brain_tumor_mri.data_pipeline import (
+    augmentation,
+    balanced_class_weights,
+    evaluation_dataset,
+    training_dataset,
+)
+from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.devices import TrainingConfigError, resolve_training_setup
+from brain_tumor_mri.pipelines.model_training.nodes import (
+    select_training_setup,
+    train_model,
+    training_phases,
+)
+from tests.conftest import QuickTrainingRun, copy_project
+
+HISTORY_KEYS = {
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+}
+HISTORY = Path("data/08_reporting/training_history.json")
+CHECKPOINTS = Path("data/06_models/checkpoints")
+
+
+def quick_parameters(project: Path) -> dict:
+    loader = OmegaConfigLoader(
+        conf_source=str(project / "conf"), base_env="base", default_run_env="quick"
+    )
+    return loader["parameters"]
+
+
+def load_cache(project: Path, split: str) -> dict[str, np.ndarray]:
+    return NumpyArraysDataset(project / "data" / "05_model_input" / split).load()
+
+
+def small_project(run: QuickTrainingRun, destination: Path) -> Path:
+    """A project copy holding the quick run's untrained model and a third of its caches."""
+    project = copy_project(destination)
+    for split in ("train", "val"):
+        cache = load_cache(run.project_path, split)
+        NumpyArraysDataset(project / "data" / "05_model_input" / split).save(
+            {name: np.asarray(array[::3]) for name, array in cache.items()}
+        )
+    model = "data/06_models/untrained_model.keras"
+    (project / model).write_bytes((run.project_path / model).read_bytes())
+    return project
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """The environment of a run in ``project``: its own MLflow store, unwrapped log lines."""
+    return {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        "COLUMNS": "400",
+    }
+
+
+def kedro_run(project: Path, log: Path, *args: str) -> subprocess.Popen:
+    """``kedro run --env quick ARGS`` in the project, in the background, output to ``log``."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--env", "quick", *args],
+            cwd=project,
+            env=project_env(project),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_training_lowers_the_loss(quick_training_run: QuickTrainingRun):
+    history = json.loads((quick_training_run.project_path / HISTORY).read_text())
+    assert set(history) == HISTORY_KEYS
+    assert history["epoch"] == [1, 2]
+    assert all(len(values) == 2 for values in history.values())
+    assert history["loss"][1] < history["loss"][0]
+
+
+def test_same_seed_on_cpu_gives_the_same_history(
+    quick_training_run: QuickTrainingRun, tmp_path: Path
+):
+    project = quick_training_run.project_path
+    params = quick_parameters(project)
+    training = {**params["model_training"], "checkpoint_dir": str(tmp_path)}
+    setup = select_training_setup(training, params["model_construction"]["weights"])
+    untrained = TensorFlowModelDataset(
+        filepath=str(project / "data/06_models/untrained_model.keras")
+    ).load()
+    _, history = train_model(
+        untrained,
+        load_cache(project, "train"),
+        load_cache(project, "val"),
+        setup,
+        params["seed"],
+        training,
+    )
+    assert history == json.loads((project / HISTORY).read_text())
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(
+    quick_training_run: QuickTrainingRun, tmp_path: Path
+):
+    project = small_project(quick_training_run, tmp_path / "project")
+    first = kedro_run(project, tmp_path / "first.log", "--pipelines", "model_training")
+    state = None
+    deadline = time.monotonic() + 400
+    while state is None and first.poll() is None and time.monotonic() < deadline:
+        states = list((project / CHECKPOINTS).glob("*/state.json"))
+        if states and json.loads(states[0].read_text())["epoch"] >= 1:
+            first.send_signal(signal.SIGKILL)
+            state = states[0]
+        time.sleep(0.05)
+    first.wait()
+    output = (tmp_path / "first.log").read_text()
+    assert state is not None, f"no checkpoint before the run ended:\n{output[-3000:]}"
+    assert first.returncode == -signal.SIGKILL
+    assert not (project / HISTORY).exists()
+    checkpoint = json.loads(state.read_text())
+
+    second = kedro_run(
+        project, tmp_path / "second.log", "--pipelines", "model_training"
+    )
+    second.wait(timeout=600)
+    output = (tmp_path / "second.log").read_text()
+    assert second.returncode == 0, output[-3000:]
+    assert f"Resuming from the checkpoint after epoch {checkpoint['epoch']}" in output
+    assert "Epoch 1/2" not in output
+    history = json.loads((project / HISTORY).read_text())
+    assert history["epoch"] == [1, 2]
+    finished = checkpoint["epoch"]
+    assert {k: v[:finished] for k, v in history.items()} == checkpoint["history"]
+    assert not list((project / CHECKPOINTS).glob("*/*"))
+
+
+MIRRORED_RUN = """
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+bootstrap_project(Path.cwd())
+params = {"model_training": {"distribution": "mirrored", "epochs": 1}}
+with KedroSession.create(env="quick", runtime_params=params) as session:
+    session.run(pipeline_names=["model_training"])
+"""
+
+
+def test_mirrored_strategy_over_two_logical_cpus(
+    quick_training_run: QuickTrainingRun, tmp_path: Path
+):
+    project = small_project(quick_training_run, tmp_path / "project")
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_RUN],
+        check=False,
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.tags["distribution_strategy"] == "MirroredStrategy (2 replicas)"
+    assert json.loads((project / HISTORY).read_text())["epoch"] == [1]
+
+
+def test_tf_data_streams_shuffled_augmented_batches(
+    quick_training_run: QuickTrainingRun,
+):
+    cache = load_cache(quick_training_run.project_path, "val")
+    augment = augmentation(
+        {"flip": "horizontal", "rotation": 0.05, "zoom": 0.1, "brightness": 0.1}, 1
+    )
+    batches = list(training_dataset(cache, 4, 10, seed=1, augment=augment))
+    assert [len(images) for images, _ in batches] == [10, 10, 4]
+    images, labels = batches[0]
+    assert images.dtype == "float32" and labels.shape == (10, 4)
+    plain = list(evaluation_dataset(cache, 4, 10))
+    assert plain[0][0].dtype == "uint8"
+    np.testing.assert_array_equal(
+        np.concatenate([labels.numpy().argmax(1) for _, labels in plain]),
+        cache["labels"],
+    )
+    assert not np.array_equal(batches[0][1], plain[0][1])
+
+
+def test_balanced_class_weights():
+    weights = balanced_class_weights(np.array([0, 0, 0, 1, 2, 2]), 4)
+    assert weights == {0: 2 / 3, 1: 2.0, 2: 1.0, 3: 1.0}
+
+
+def test_phases():
+    params = {
+        "epochs": 10,
+        "learning_rate": 1e-3,
+        "warmup_epochs": 3,
+        "fine_tune": {"stages": 2, "learning_rate": 1e-5},
+    }
+    scratch = training_phases(params, pretrained=False)
+    assert [(p.name, p.end_epoch, p.stages) for p in scratch] == [
+        ("from_scratch", 10, "all")
+    ]
+    pretrained = training_phases(params, pretrained=True)
+    assert [(p.name, p.end_epoch, p.stages, p.learning_rate) for p in pretrained] == [
+        ("warm_up", 3, 0, 1e-3),
+        ("fine_tune", 10, 2, 1e-5),
+    ]
+
+
+def test_cpu_setup_and_bad_settings():
+    params = {
+        "precision": "auto",
+        "jit_compile": "auto",
+        "deterministic": "auto",
+        "distribution": "auto",
+    }
+    setup = resolve_training_setup(params)
+    assert setup["device"] == "CPU"
+    assert (setup["precision"], setup["jit_compile"], setup["deterministic"]) == (
+        "float32",
+        False,
+        True,
+    )
+    assert setup["strategy"] == "DefaultStrategy (1 replica)"
+    with pytest.raises(TrainingConfigError, match="model_training.precision 'half'"):
+        resolve_training_setup({**params, "precision": "half"})
