@@ -50,6 +50,11 @@ def test_shipped_configuration_fits_the_schemas(env: str):
         ),
         ({"classes": [{"name": "a"}, {"name": "a"}]}, "names must be unique"),
         (
+            {"evaluation": {"external_test_dir": "/no/such/folder"}},
+            "no folder at '/no/such",
+        ),
+        ({"reporting": {"gradcam": {"alpha": 2}}}, "reporting.gradcam.alpha"),
+        (
             {"classes": [{"name": "a", "alias": ["b"]}, {"name": "c"}]},
             "classes.0.alias",
         ),

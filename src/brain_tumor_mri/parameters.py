@@ -7,6 +7,7 @@ the schema of their own parameter group to ``PARAMETER_SCHEMAS``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import click
@@ -34,6 +35,25 @@ class PreprocessingParams(StrictModel):
     workers: int = Field(ge=1)
 
 
+class EvaluationParams(StrictModel):
+    batch_size: int = Field(ge=1)
+    tta_flip: bool
+    ece_bins: int = Field(ge=1, le=100)
+    external_test_dir: str | None = None
+
+
+class GradcamParams(StrictModel):
+    layer: str = Field(min_length=1)
+    examples_per_class: int = Field(ge=1, le=20)
+    alpha: float = Field(ge=0, le=1)
+    batch_size: int = Field(ge=1)
+
+
+class ReportingParams(StrictModel):
+    misclassified_examples: int = Field(ge=0)
+    gradcam: GradcamParams
+
+
 PARAMETER_SCHEMAS: dict[str, Any] = {
     "raw_data_dir": str,
     "seed": int,
@@ -42,6 +62,8 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     ],
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
     "preprocessing": PreprocessingParams,
+    "evaluation": EvaluationParams,
+    "reporting": ReportingParams,
 }
 
 
@@ -61,6 +83,12 @@ def check_parameters(params: dict[str, Any]) -> None:
     names = [entry.get("name") for entry in classes if isinstance(entry, dict)]
     if len(set(names)) != len(names):
         problems.append(f"classes: names must be unique (got {names})")
+    external = (params.get("evaluation") or {}).get("external_test_dir")
+    if isinstance(external, str) and not Path(external).is_dir():
+        problems.append(
+            f"evaluation.external_test_dir: no folder at '{external}' (expected "
+            "<folder>/<class or alias>/<images>, or null for no external test set)"
+        )
     if problems:
         raise ParameterError(
             "Invalid parameters in conf/ or --params:\n  - "
