@@ -33,19 +33,63 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+from brain_tumor_mri.data_pipeline import training_dataset
+from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.model import build_classifier, with_precision
+
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("synthetic", "tfdata", "notebook")
+# The augmentation of conf/base/parameters_model_training.yml.
+AUGMENTATION = {
+    "flip": "horizontal",
+    "rotation": 0.05,
+    "zoom": 0.1,
+    "brightness": 0.1,
+    "contrast": 0.1,
+}
+
+
+def show(line: str) -> None:
+    print(line)  # noqa: T201 (the benchmark's report)
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def machine() -> str:
+    """CPU model and count, and the GPUs if any."""
+    cpu = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpus = (
+        subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if shutil.which("nvidia-smi")
+        else ""
+    )
+    return f"{cpu}, {os.cpu_count()} CPUs" + (f", GPU: {gpus}" if gpus else ", no GPU")
+
+
 def make_cache(data: Path, size: int, workdir: Path) -> Path:
     """Run the preprocessing pipeline on ``data`` at ``size`` in a project copy."""
     project = workdir / "project"
     shutil.copytree(ROOT / "conf", project / "conf")
-    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    shutil.copytree(
+        ROOT / "src", project / "src", ignore=shutil.ignore_patterns("*.egg-info")
+    )
     shutil.copy2(ROOT / "pyproject.toml", project)
     (project / "conf" / "local").mkdir(exist_ok=True)
     (project / "conf" / "local" / "parameters.yml").write_text(
@@ -65,14 +109,6 @@ def make_cache(data: Path, size: int, workdir: Path) -> Path:
 
 def measure(variant: str, args: argparse.Namespace) -> dict:
     """Train for ``warmup + steps`` batches; images/s over the last ``steps``."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from brain_tumor_mri.data_pipeline import augmentation, training_dataset
-    from brain_tumor_mri.datasets import NumpyArraysDataset
-    from brain_tumor_mri.model import build_classifier, with_precision
-
     keras.utils.set_random_seed(0)
     cache = NumpyArraysDataset(args.cache).load()
     size = cache["images"].shape[1:3]
@@ -84,7 +120,12 @@ def measure(variant: str, args: argparse.Namespace) -> dict:
     optimizer = keras.optimizers.Adam(1e-3)
     if args.precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer, "categorical_crossentropy", ["accuracy"], jit_compile=args.xla)
+    model.compile(
+        optimizer=optimizer,
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=args.xla,
+    )
 
     class Timer(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -104,12 +145,14 @@ def measure(variant: str, args: argparse.Namespace) -> dict:
         data = tf.data.Dataset.from_tensors((images, labels)).repeat()
         model.fit(data, steps_per_epoch=total, callbacks=[timer], verbose=0)
     elif variant == "tfdata":
-        augment = augmentation(
-            {"flip": "horizontal", "rotation": 0.05, "zoom": 0.1, "brightness": 0.1,
-             "contrast": 0.1},
+        data = training_dataset(
+            cache,
+            num_classes,
+            args.batch,
             0,
+            augmentation=AUGMENTATION,
+            epochs=range(99),
         )
-        data = training_dataset(cache, num_classes, args.batch, 0, augment).repeat()
         model.fit(data, steps_per_epoch=total, callbacks=[timer], verbose=0)
     else:
         images = np.asarray(cache["images"], dtype=np.float32)
@@ -127,8 +170,12 @@ def measure(variant: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/brain_tumor_mri")
-    parser.add_argument("--cache", type=Path, help="a cached split (folder of .npy files)")
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared/data/brain_tumor_mri"
+    )
+    parser.add_argument(
+        "--cache", type=Path, help="a cached split (folder of .npy files)"
+    )
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=5)
@@ -139,7 +186,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.variant:
-        print(json.dumps(measure(args.variant, args)))
+        show(json.dumps(measure(args.variant, args)))
         return
 
     with tempfile.TemporaryDirectory() as workdir:
@@ -157,22 +204,27 @@ def main() -> None:
         for variant in VARIANTS:
             done = subprocess.run(
                 [sys.executable, __file__, f"--variant={variant}", *options],
-                check=True,
+                check=False,
                 capture_output=True,
                 text=True,
             )
+            if done.returncode:
+                sys.exit(f"The {variant} variant failed:\n{done.stderr[-3000:]}")
             results[variant] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-        f"batch {args.batch}, precision {args.precision}, XLA {'on' if args.xla else 'off'}"
+    show(
+        f"machine: {machine()}; {args.size}x{args.size} images, batch {args.batch}, "
+        f"precision {args.precision}, XLA {'on' if args.xla else 'off'}, "
+        f"{args.steps} steps measured after {args.warmup}"
     )
     for result in results.values():
-        print(
+        show(
             f"{result['variant']:>10}: {result['images_per_s']:7.2f} images/s, "
             f"peak RSS {result['peak_rss_mib']:7.0f} MiB"
         )
-    tfdata, synthetic, notebook = (results[v] for v in ("tfdata", "synthetic", "notebook"))
-    print(
+    tfdata, synthetic, notebook = (
+        results[v] for v in ("tfdata", "synthetic", "notebook")
+    )
+    show(
         f"tf.data / synthetic throughput: {tfdata['images_per_s'] / synthetic['images_per_s']:.2f}; "
         f"tf.data / notebook throughput: {tfdata['images_per_s'] / notebook['images_per_s']:.2f}; "
         f"tf.data / notebook peak memory: {tfdata['peak_rss_mib'] / notebook['peak_rss_mib']:.2f}"

@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Only 127.0.0.1 is opened: ignore any proxy of the environment.
+    "--no-proxy-server",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "images"
 # A closed port on the loopback interface: a proxy here makes every outbound HTTP
@@ -68,14 +70,19 @@ def offline_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def _answers(url: str) -> bool:
-    request = urllib.request.Request(url)
+def local_get(url: str, timeout_s: float = 30) -> bytes:
+    """GET a URL on this machine, bypassing any HTTP proxy of the environment."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout_s) as response:
+        return response.read()
+
+
+def _answers(url: str) -> bool:
     try:
-        with opener.open(request, timeout=5) as response:
-            return response.status == 200
+        local_get(url, timeout_s=5)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
+    return True
 
 
 def _stop(process: subprocess.Popen) -> None:

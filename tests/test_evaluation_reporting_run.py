@@ -64,11 +64,16 @@ def test_every_figure_is_a_non_empty_png_in_the_run(
 def test_split_prefixed_metrics_are_logged(client, quick_training_run):
     metrics = client.get_run(quick_training_run.run_id).data.metrics
     for split in EVALUATED:
-        for name in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "ece"):
+        for name in ("balanced_accuracy", "macro_f1", "log_loss", "ece"):
             assert f"{split}_{name}" in metrics, f"{split}_{name}"
         for label in CLASSES:
             assert f"{split}_f1_{label}" in metrics
     assert 0 <= metrics["test_accuracy"] <= 1
+    assert 0 <= metrics["test_dedup_accuracy"] <= 1
+    # The final model's validation accuracy does not join Keras' per-epoch history.
+    assert 0 <= metrics["val_accuracy_final"] <= 1
+    history = client.get_metric_history(quick_training_run.run_id, "val_accuracy")
+    assert sorted(point.step for point in history) == list(range(1, len(history) + 1))
     assert "val_roc_auc_glioma_tumor" in metrics
     assert not any(name.startswith("external_") for name in metrics)
     assert set(SPLITS) == {*EVALUATED, "external"}

@@ -61,7 +61,8 @@ def test_metric_histories_have_one_value_per_epoch(
     )
     for key in METRICS:
         logged = client.get_metric_history(quick_training_run.run_id, key)
-        assert [metric.step for metric in logged] == history["epoch"] == [1, 2]
+        steps = [metric.step for metric in logged]
+        assert steps == history["epoch"] == [1, 2], f"{key} logged at steps {steps}"
         assert [metric.value for metric in logged] == pytest.approx(history[key])
 
 
@@ -79,7 +80,9 @@ def test_tags(run: mlflow.entities.Run):
 def test_trained_model_is_logged_with_signature_and_input_example(
     client: MlflowClient, quick_training_run: QuickTrainingRun, run: mlflow.entities.Run
 ):
-    (logged,) = client.search_logged_models([run.info.experiment_id])
+    (logged,) = client.search_logged_models(
+        [run.info.experiment_id], filter_string="name = 'model'"
+    )
     assert logged.name == "model"
     assert logged.source_run_id == quick_training_run.run_id
     uri = f"models:/{logged.model_id}"

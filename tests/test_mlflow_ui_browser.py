@@ -97,15 +97,44 @@ def compare_url(base: str, runs: tuple[Run, ...]) -> str:
     return f"{base}/#/compare-runs?runs={quote(ids)}&experiments={quote(experiments)}"
 
 
+def metric_names_in_table(page: Page) -> set[str]:
+    """Every metric name of the comparison's metrics table, scrolled through: the
+    table draws only the rows in its 300-pixel window."""
+    names = page.evaluate(
+        """async () => {
+            const link = document.querySelector('a[title="Plot chart"]');
+            if (!link) return [];
+            const grid = link.closest('.ReactVirtualized__Grid');
+            const names = new Set();
+            for (let top = 0; top <= grid.scrollHeight; top += 90) {
+                grid.scrollTop = top;
+                await new Promise(resolve => setTimeout(resolve, 50));
+                grid.querySelectorAll('a[title="Plot chart"]').forEach(
+                    a => names.add(a.textContent.trim()));
+            }
+            grid.scrollTop = 0;
+            return [...names];
+        }"""
+    )
+    return set(names)
+
+
 def tidy_for_screenshot(page: Page) -> None:
-    """Close the assistant panel, show only the parameters that differ and wait for
-    the parallel coordinates plot (a placeholder until its chart library loads)."""
+    """Close the assistant panel, show only the parameters that differ, fold the
+    artifact browser and the run tags, wait for the parallel coordinates plot (a
+    placeholder until its chart library loads) and scroll back to the top."""
     close = page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')
     with suppress(PlaywrightTimeoutError):
         close.click(timeout=5_000)
     page.get_by_role("switch", name="Parameters - Show diff only").click()
+    for section in ("Artifacts", "Tags"):
+        header = page.get_by_role("button", name=section, exact=True)
+        if header.get_attribute("aria-expanded") == "true":
+            header.click()
     page.locator(".js-plotly-plot .parcoords").first.wait_for(timeout=90_000)
     fit_viewport_to_content(page, "main")
+    page.locator("main").first.evaluate("main => main.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
 
 
 def test_mlflow_ui_compares_two_quick_runs(
@@ -133,7 +162,7 @@ def test_mlflow_ui_compares_two_quick_runs(
         run_ids = page.locator("tr", has_text="Run ID:").inner_text()
         for run in compared_runs:
             assert run.info.run_id in run_ids
-        shown_metrics = set(page.locator('a[title="Plot chart"]').all_inner_texts())
+        shown_metrics = metric_names_in_table(page)
         assert set(metrics) <= shown_metrics, sorted(set(metrics) - shown_metrics)
 
         tidy_for_screenshot(page)

@@ -148,8 +148,15 @@ def test_notebook_shows_the_latest_run(
     run = MlflowClient(quick_training_run.tracking_uri).get_run(run_id)
     shown = text_of(cell_outputs(executed, "latest-run"))
     assert f"Run {run_id}" in shown
-    for metric in run.data.metrics:
-        assert metric in shown
+    if any(name.startswith("test_") for name in run.data.metrics):
+        assert "Test metrics by split" in shown
+        for split in ("val", "test", "test_dedup"):
+            if f"{split}_n_samples" in run.data.metrics:
+                assert f"<th>{split}</th>" in shown, f"no row for {split}"
+        for column in ("accuracy", "macro_f1", "precision", "recall", *CLASSES):
+            assert column in shown
+    else:
+        assert "No test metrics in this run" in shown
     assert images_in(cell_outputs(executed, "learning-curves")) == 1
 
     figures = gradcam_figures(MlflowClient(quick_training_run.tracking_uri), run_id)

@@ -1,17 +1,19 @@
 """A checkpoint after every epoch, so that an interrupted training resumes where it stopped.
 
 A checkpoint folder holds the last finished epoch of one run: the compiled model
-(weights and optimizer state, ``epoch-NNNN.keras``), ``state.json`` (epoch, phase,
-history and the state of EarlyStopping and ReduceLROnPlateau) and, when EarlyStopping
-keeps the best weights, ``best_weights.npz``. Files are written first and then named by
-an atomic rename, so a run killed at any moment leaves a consistent checkpoint.
+(weights and optimizer state, ``epoch-NNNN-phase-P.keras``), ``state.json`` (epoch,
+phase, history, the state of EarlyStopping and ReduceLROnPlateau and the RNG state of
+the dropout layers) and, when EarlyStopping keeps the best weights,
+``best_weights.npz``. Files are written first and then named by an atomic rename, so a
+run killed at any moment leaves a consistent checkpoint. With the stateless input
+pipeline (see ``data_pipeline``), a resumed run continues exactly as an uninterrupted
+one would have.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 from collections.abc import Iterable, Mapping
@@ -21,8 +23,6 @@ from typing import Any
 
 import keras
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
@@ -40,6 +40,7 @@ class CheckpointState:
     stopped: bool = False
     history: dict[str, list] = field(default_factory=dict)
     callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seed_states: list[list[int]] = field(default_factory=list)
     model_file: str = ""
 
 
@@ -56,6 +57,21 @@ def run_fingerprint(
         digest.update(np.ascontiguousarray(cache["labels"]).tobytes())
         digest.update("\n".join(map(str, cache["paths"])).encode())
     return digest.hexdigest()[:16]
+
+
+def _seed_generator_states(model: keras.Model) -> list[keras.Variable]:
+    """The RNG states of the model's random layers (Dropout), in layer order.
+
+    ``model.save`` does not keep them; the checkpoint does, so that a resumed run
+    draws the same dropout masks as an uninterrupted one.
+    """
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def restore_seed_states(model: keras.Model, states: list[list[int]]) -> None:
+    """Set the model's random layers back to the RNG states a checkpoint saved."""
+    for variable, value in zip(_seed_generator_states(model), states, strict=True):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
 def _replace_json(path: Path, data: Any) -> None:
@@ -169,6 +185,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.state.history.setdefault(key, []).append(_plain(value))
         self.state.epoch = epoch + 1
         self.state.stopped = bool(self.model.stop_training)
+        self.state.seed_states = [
+            keras.ops.convert_to_numpy(v).tolist()
+            for v in _seed_generator_states(self.model)
+        ]
         self._save_callbacks(epoch)
         self.checkpoint.save(self.model, self.state)
 

@@ -2,11 +2,15 @@
 
 Batches are gathered from the uint8 arrays by index, so a split is never copied
 whole into memory; augmentation runs in the pipeline on the CPU, not in the model.
+Every random draw (the order of an epoch, the augmentation of a batch) is stateless,
+seeded by the seed, the epoch and the step, so that a run resumed at epoch N sees
+exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -14,47 +18,76 @@ import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
-FLIPS = ("horizontal", "vertical", "horizontal_and_vertical")
+FLIPS = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}
 
 
-def augmentation(
-    params: Mapping[str, Any] | None, seed: int
-) -> keras.Sequential | None:
-    """Random flip, rotation, zoom, brightness and contrast; None when all are off."""
-    if not params:
-        return None
-    flip = params.get("flip")
+def check_augmentation(params: Mapping[str, Any] | None) -> None:
+    """Raise ``ValueError`` for augmentation parameters that cannot be applied."""
+    flip = (params or {}).get("flip")
     if flip is not None and flip not in FLIPS:
         raise ValueError(
             f"Unknown model_training.augmentation.flip '{flip}': use one of "
             f"{', '.join(FLIPS)} or null."
         )
-    layers = []
-    if flip:
-        layers.append(keras.layers.RandomFlip(flip, seed=seed))
-    if params.get("rotation"):
-        layers.append(
-            keras.layers.RandomRotation(
-                params["rotation"], fill_mode="constant", seed=seed + 1
-            )
-        )
-    if params.get("zoom"):
-        layers.append(
-            keras.layers.RandomZoom(params["zoom"], fill_mode="constant", seed=seed + 2)
+
+
+def _uniform(seed: tf.Tensor, shape: tf.Tensor, limit: float) -> tf.Tensor:
+    return tf.random.stateless_uniform(shape, seed, minval=-limit, maxval=limit)
+
+
+def _rotation_zoom(angles: tf.Tensor, scales: tf.Tensor, height: int, width: int):
+    """Projective transforms (output to input pixel) rotating and scaling about the centre."""
+    cos, sin = tf.cos(angles) * scales, tf.sin(angles) * scales
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    zeros = tf.zeros_like(angles)
+    return tf.stack(
+        [
+            cos,
+            -sin,
+            cx - cos * cx + sin * cy,
+            sin,
+            cos,
+            cy - sin * cx - cos * cy,
+            zeros,
+            zeros,
+        ],
+        axis=1,
+    )
+
+
+def augment(images: tf.Tensor, seed: tf.Tensor, params: Mapping[str, Any]) -> tf.Tensor:
+    """Random flip, rotation, zoom, brightness and contrast, drawn per image from ``seed``.
+
+    ``images`` is a float batch with values 0-255; ``rotation`` is a fraction of a full
+    turn, ``zoom`` and ``brightness`` fractions of the size and of 255, ``contrast``
+    the largest change of the contrast factor.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, num=6)
+    count = tf.shape(images)[0]
+    one_per_image = tf.stack([count, 1, 1, 1])
+    for index, axis in enumerate(FLIPS.get(params.get("flip"), ())):
+        flip = tf.random.stateless_uniform(one_per_image, seeds[index]) < 0.5
+        images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
+    if params.get("rotation") or params.get("zoom"):
+        angles = _uniform(seeds[2], [count], params.get("rotation") or 0) * 2 * math.pi
+        scales = 1 + _uniform(seeds[3], [count], params.get("zoom") or 0)
+        height, width = images.shape[1:3]
+        images = keras.ops.image.affine_transform(
+            images, _rotation_zoom(angles, scales, height, width), fill_mode="constant"
         )
     if params.get("brightness"):
-        layers.append(
-            keras.layers.RandomBrightness(params["brightness"], seed=seed + 3)
-        )
+        images += _uniform(seeds[4], one_per_image, params["brightness"]) * 255
     if params.get("contrast"):
-        layers.append(keras.layers.RandomContrast(params["contrast"], seed=seed + 4))
-    return keras.Sequential(layers, name="augmentation") if layers else None
+        factor = 1 + _uniform(seeds[5], one_per_image, params["contrast"])
+        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+        images = (images - mean) * factor + mean
+    return tf.clip_by_value(images, 0, 255)
 
 
-def _batches(
-    indices: tf.data.Dataset, cache: Mapping[str, np.ndarray], num_classes: int
-) -> tf.data.Dataset:
-    """Batches of index tensors to (uint8 images, one-hot labels) batches."""
+def _gather(
+    cache: Mapping[str, np.ndarray], num_classes: int
+) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """A function from a batch of indices to (uint8 images, one-hot labels)."""
     images = cache["images"]
     labels = tf.one_hot(np.asarray(cache["labels"]), num_classes)
 
@@ -65,11 +98,20 @@ def _batches(
         batch.set_shape((None, *images.shape[1:]))
         return batch, tf.gather(labels, index)
 
+    return gather
+
+
+def _distributable(data: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA
     )
-    return indices.map(gather, num_parallel_calls=AUTOTUNE).with_options(options)
+    return data.with_options(options)
+
+
+def steps_per_epoch(cache: Mapping[str, np.ndarray], batch_size: int) -> int:
+    """Batches in one epoch of the split (the last one may be smaller)."""
+    return math.ceil(len(cache["labels"]) / batch_size)
 
 
 def training_dataset(
@@ -77,30 +119,53 @@ def training_dataset(
     num_classes: int,
     batch_size: int,
     seed: int,
-    augment: keras.Sequential | None = None,
+    *,
+    augmentation: Mapping[str, Any] | None,
+    epochs: range,
 ) -> tf.data.Dataset:
-    """Shuffled (with ``seed``, anew each epoch), batched, augmented and prefetched."""
+    """The batches of ``epochs`` in a row: each epoch shuffled, augmented, prefetched.
+
+    Fit it with ``steps_per_epoch(cache, batch_size)`` steps per epoch and
+    ``initial_epoch=epochs.start``.
+    """
+    check_augmentation(augmentation)
     count = len(cache["labels"])
-    indices = (
-        tf.data.Dataset.range(count)
-        .shuffle(count, seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
-    data = _batches(indices, cache, num_classes)
-    if augment is not None:
-        data = data.map(
-            lambda x, y: (augment(tf.cast(x, tf.float32), training=True), y),
-            num_parallel_calls=AUTOTUNE,
+    run_seed = tf.constant([seed, 0], dtype=tf.int64)
+    gather = _gather(cache, num_classes)
+
+    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        epoch_seed = tf.random.experimental.stateless_fold_in(run_seed, epoch)
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=epoch_seed
         )
-    return data.prefetch(AUTOTUNE)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        step_seeds = tf.data.Dataset.range(count).map(
+            lambda step: tf.random.experimental.stateless_fold_in(epoch_seed, step + 1)
+        )
+        return tf.data.Dataset.zip(batches, step_seeds)
+
+    def load(index: tf.Tensor, step_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        images, labels = gather(index)
+        images = tf.cast(images, tf.float32)
+        if augmentation:
+            images = augment(images, step_seed, augmentation)
+        return images, labels
+
+    data = (
+        tf.data.Dataset.range(epochs.start, epochs.stop)
+        .flat_map(one_epoch)
+        .map(load, num_parallel_calls=AUTOTUNE)
+    )
+    return _distributable(data).prefetch(AUTOTUNE)
 
 
 def evaluation_dataset(
     cache: Mapping[str, np.ndarray], num_classes: int, batch_size: int
 ) -> tf.data.Dataset:
-    """In order, batched and prefetched, without augmentation."""
+    """In order, batched and prefetched, without augmentation (uint8 images)."""
     indices = tf.data.Dataset.range(len(cache["labels"])).batch(batch_size)
-    return _batches(indices, cache, num_classes).prefetch(AUTOTUNE)
+    data = indices.map(_gather(cache, num_classes), num_parallel_calls=AUTOTUNE)
+    return _distributable(data).prefetch(AUTOTUNE)
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 
 class ParameterError(click.ClickException):
@@ -54,6 +61,18 @@ class ReportingParams(StrictModel):
     gradcam: GradcamParams
 
 
+class InferenceParams(StrictModel):
+    batch_size: int = Field(ge=1)
+
+
+def _existing_folder(path: str) -> str:
+    if not Path(path).is_dir():
+        raise ValueError(
+            f"no folder at '{path}' (expected a folder of images to predict)"
+        )
+    return path
+
+
 PARAMETER_SCHEMAS: dict[str, Any] = {
     "raw_data_dir": str,
     "seed": int,
@@ -64,6 +83,9 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     "preprocessing": PreprocessingParams,
     "evaluation": EvaluationParams,
     "reporting": ReportingParams,
+    "inference": InferenceParams,
+    "input_dir": Annotated[str, AfterValidator(_existing_folder)],
+    "model_uri": Annotated[str, Field(min_length=1)] | None,
 }
 
 

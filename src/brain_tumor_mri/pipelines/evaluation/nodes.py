@@ -23,6 +23,11 @@ from brain_tumor_mri.metrics import (
 
 logger = logging.getLogger(__name__)
 
+# Names that the training run already uses for Keras' per-epoch histories; the
+# evaluation of the final model on the validation split gets a suffix instead, so
+# that it neither adds a point to those histories nor hides behind them in the UI.
+EPOCH_HISTORY_NAMES = ("val_accuracy", "val_loss")
+
 
 def predict_probabilities(
     model: keras.Model, split_cache: Mapping[str, np.ndarray], params: Mapping[str, Any]
@@ -95,7 +100,10 @@ def collect_metrics(
         for split, metrics in evaluated.items()
     ]
     mlflow_metrics = {
-        name: {"value": value, "step": 0}
+        f"{name}_final" if name in EPOCH_HISTORY_NAMES else name: {
+            "value": value,
+            "step": 0,
+        }
         for split, metrics in evaluated.items()
         for name, value in flatten_for_mlflow(metrics, split).items()
     }

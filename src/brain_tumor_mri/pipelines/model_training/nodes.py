@@ -16,12 +16,14 @@ from brain_tumor_mri.checkpoints import (
     CheckpointState,
     EpochCheckpoint,
     TrainingCheckpoint,
+    restore_seed_states,
     run_fingerprint,
 )
 from brain_tumor_mri.data_pipeline import (
-    augmentation,
     balanced_class_weights,
+    check_augmentation,
     evaluation_dataset,
+    steps_per_epoch,
     training_dataset,
 )
 from brain_tumor_mri.devices import (
@@ -132,6 +134,30 @@ def _class_weight(
     return balanced_class_weights(labels, num_classes)
 
 
+def _run_checkpoint(  # noqa: PLR0917
+    untrained_model: keras.Model,
+    caches: tuple[dict[str, np.ndarray], ...],
+    seed: int,
+    setup: Mapping[str, Any],
+    params: Mapping[str, Any],
+    strategy: tf.distribute.Strategy,
+) -> TrainingCheckpoint:
+    """The checkpoint folder of this run, named by its fingerprint; emptied unless resuming."""
+    settings = {
+        "seed": seed,
+        "setup": setup,
+        "params": {k: v for k, v in params.items() if k not in NOT_IN_FINGERPRINT},
+    }
+    checkpoint = TrainingCheckpoint(
+        Path(params["checkpoint_dir"])
+        / run_fingerprint(untrained_model, caches, settings),
+        writable=strategy.extended.should_checkpoint,
+    )
+    if not params["resume"]:
+        checkpoint.clear()
+    return checkpoint
+
+
 def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     untrained_model: keras.Model,
     train_cache: dict[str, np.ndarray],
@@ -149,31 +175,16 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     strategy = distribution_strategy(setup["distribution"])
     num_classes = untrained_model.output_shape[-1]
     batch_size = params["batch_size"]
-    train_data = training_dataset(
-        train_cache,
-        num_classes,
-        batch_size,
-        seed,
-        augmentation(params["augmentation"], seed),
-    )
+    check_augmentation(params["augmentation"])
     val_data = evaluation_dataset(val_cache, num_classes, batch_size)
     class_weight = _class_weight(
         train_cache["labels"], num_classes, params["class_weight"]
     )
     phases = training_phases(params, setup["pretrained"])
 
-    settings = {
-        "seed": seed,
-        "setup": setup,
-        "params": {k: v for k, v in params.items() if k not in NOT_IN_FINGERPRINT},
-    }
-    fingerprint = run_fingerprint(untrained_model, (train_cache, val_cache), settings)
-    checkpoint = TrainingCheckpoint(
-        Path(params["checkpoint_dir"]) / fingerprint,
-        writable=strategy.extended.should_checkpoint,
+    checkpoint = _run_checkpoint(
+        untrained_model, (train_cache, val_cache), seed, setup, params, strategy
     )
-    if not params["resume"]:
-        checkpoint.clear()
     resumed = checkpoint.load_state()
     state = resumed or CheckpointState()
     with strategy.scope():
@@ -184,6 +195,7 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
                 checkpoint.directory,
             )
             model = checkpoint.load_model(resumed)
+            restore_seed_states(model, resumed.seed_states)
         else:
             model = with_precision(untrained_model, setup["precision"])
 
@@ -206,11 +218,23 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
         )
         stateful = _plateau_callbacks(params)
         recorder = EpochCheckpoint(checkpoint, state, stateful, resume=continuing)
+        epochs = range(
+            state.epoch,
+            state.epoch if continuing and state.stopped else phase.end_epoch,
+        )
         model.fit(
-            train_data,
+            training_dataset(
+                train_cache,
+                num_classes,
+                batch_size,
+                seed,
+                augmentation=params["augmentation"],
+                epochs=epochs,
+            ),
+            steps_per_epoch=steps_per_epoch(train_cache, batch_size),
             validation_data=val_data,
-            initial_epoch=state.epoch,
-            epochs=state.epoch if continuing and state.stopped else phase.end_epoch,
+            initial_epoch=epochs.start,
+            epochs=epochs.stop,
             class_weight=class_weight,
             callbacks=[*stateful.values(), recorder],
             verbose=params["verbose"],

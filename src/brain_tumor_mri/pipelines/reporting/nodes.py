@@ -209,6 +209,11 @@ def _captioned(
     return captioned
 
 
+def collect_report_parameters(**groups: Any) -> dict[str, Any]:
+    """The parameter groups shown in the report, as one dict keyed by group name."""
+    return dict(groups)
+
+
 def build_report(
     *,
     parameters: Mapping[str, Any],

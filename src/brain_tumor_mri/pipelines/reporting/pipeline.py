@@ -7,10 +7,24 @@ from kedro.pipeline import Pipeline, node, pipeline
 from brain_tumor_mri.pipelines.evaluation.pipeline import SPLITS
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
+    collect_report_parameters,
     dataset_figures,
     gradcam_figures,
     split_figures,
     training_figures,
+)
+
+# Parameter groups shown in the report. Named one by one rather than through Kedro's
+# "parameters" input, which kedro-mlflow would log a second time under that prefix.
+REPORTED_PARAMETERS = (
+    "seed",
+    "image_size",
+    "classes",
+    "preprocessing",
+    "model_construction",
+    "model_training",
+    "evaluation",
+    "reporting",
 )
 
 
@@ -58,6 +72,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 build_report,
+                collect_report_parameters,
                 inputs={
                     "parameters": "parameters",
                     "leakage_summary": "leakage_summary",

@@ -1,0 +1,135 @@
+"""Nodes of the inference pipeline: class probabilities and Grad-CAM of new images."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from brain_tumor_mri.classes import class_names
+from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
+from brain_tumor_mri.images import ImageReadError, load_rgb
+from brain_tumor_mri.serving import image_size, prediction_frame, probability_columns
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[], bytes]
+PREDICTED, UNREADABLE = "predicted", "unreadable"
+
+
+def decode_images(
+    inference_images: Mapping[str, Loader], inference_model: keras.Model
+) -> dict[str, Any]:
+    """Read every file and resize it to the model's input size, as preprocessing does.
+
+    Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
+    "errors": {unreadable file: reason}}``, files in sorted order.
+    """
+    size = image_size(inference_model)
+    images, files, errors = [], [], {}
+    for file in sorted(inference_images):
+        try:
+            images.append(load_rgb(inference_images[file](), size))
+        except ImageReadError as error:
+            errors[file] = str(error)
+        except Exception as error:  # one bad file must not stop the others
+            errors[file] = f"cannot read or decode the file: {error}"
+        else:
+            files.append(file)
+    for file, reason in errors.items():
+        logger.warning("Cannot predict '%s': %s", file, reason)
+    return {
+        "images": np.stack(images) if images else np.zeros((0, *size, 3), np.uint8),
+        "files": files,
+        "errors": errors,
+    }
+
+
+def _probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int
+) -> np.ndarray:
+    batches = [
+        np.asarray(model.predict_on_batch(images[start : start + batch_size]))
+        for start in range(0, len(images), batch_size)
+    ]
+    if not batches:
+        return np.zeros((0, int(model.output_shape[-1])), dtype=np.float32)
+    return np.concatenate(batches).astype(np.float32)
+
+
+def _overlay(load: Loader, heatmap: np.ndarray, alpha: float) -> Image.Image:
+    return Image.fromarray(overlay_heatmap(load_rgb(load()), heatmap, alpha))
+
+
+def prediction_table(
+    files: Sequence[str],
+    probabilities: np.ndarray,
+    errors: Mapping[str, str],
+    classes: Sequence[str],
+) -> pd.DataFrame:
+    """One row per file: predicted class, class probabilities, status and reason."""
+    predicted = prediction_frame(probabilities, classes)
+    predicted.insert(0, "file", list(files))
+    predicted["status"], predicted["reason"] = PREDICTED, ""
+    unreadable = pd.DataFrame(
+        {"file": list(errors), "status": UNREADABLE, "reason": list(errors.values())}
+    )
+    columns = [
+        "file",
+        "predicted_class",
+        *probability_columns(classes),
+        "status",
+        "reason",
+    ]
+    frames = [frame for frame in (predicted, unreadable) if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)[columns]
+    return table.sort_values("file", ignore_index=True)
+
+
+def predict_images(
+    *,
+    decoded_images: Mapping[str, Any],
+    inference_images: Mapping[str, Loader],
+    inference_model: keras.Model,
+    classes: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    gradcam: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
+    """The predictions table of every file, and a Grad-CAM overlay per readable image.
+
+    Each overlay shows the evidence for the predicted class (``gradcam["layer"]``) on
+    the image at its original size; overlays are drawn when saved, one at a time.
+    """
+    names = class_names(classes)
+    images, files = decoded_images["images"], decoded_images["files"]
+    probabilities = _probabilities(inference_model, images, int(params["batch_size"]))
+    table = prediction_table(files, probabilities, decoded_images["errors"], names)
+    heatmaps = make_gradcam_heatmaps(
+        inference_model,
+        images,
+        probabilities.argmax(-1),
+        gradcam["layer"],
+        int(gradcam["batch_size"]),
+    )
+    overlays = {
+        file: partial(_overlay, inference_images[file], heatmap, gradcam["alpha"])
+        for file, heatmap in zip(files, heatmaps, strict=True)
+    }
+    counts = table.loc[table["status"] == PREDICTED, "predicted_class"].value_counts()
+    logger.info(
+        "Predicted %d of %d files, %d unreadable (status and reason in the table). "
+        "Predicted classes: %s.",
+        len(files),
+        len(table),
+        len(decoded_images["errors"]),
+        ", ".join(f"{name} {counts.get(name, 0)}" for name in names),
+    )
+    return table, overlays

@@ -1,0 +1,323 @@
+"""The inference pipeline on a folder of real images and bad files, with the quick model."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+from kedro_datasets.tensorflow import TensorFlowModelDataset
+from mlflow import MlflowClient
+from PIL import Image
+
+from brain_tumor_mri.images import load_rgb
+from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.serving import MlflowKerasModelUriDataset
+from tests.conftest import QuickTrainingRun, copy_project
+
+CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
+PROBABILITIES = [f"probability_{name}" for name in CLASSES]
+REGISTERED_NAME = "brain_tumor_mri_classifier"
+# Unreadable files and a word that their reason must contain.
+BAD_FILES = {
+    "empty.jpg": "empty file",
+    "notes.txt": "not an image",
+    "scans/truncated.jpg": "truncated",
+    "scans/.DS_Store": "not an image",
+}
+
+
+@dataclass(frozen=True)
+class InferenceRun:
+    """The input folder, the quick run's real test images in it, and the run's outputs."""
+
+    input_dir: Path
+    test_images: dict[str, str]
+    table: pd.DataFrame
+    output_dir: Path
+    messages: list[str]
+    runs_before: int
+    runs_after: int
+
+
+def _test_split_images(quick: QuickTrainingRun) -> list[str]:
+    """The first test image of each class that the quick run evaluated."""
+    paths = np.load(
+        quick.project_path / "data/07_model_output/test_predictions/paths.npy"
+    )
+    return [next(p for p in paths if f"/{name}/" in p) for name in CLASSES]
+
+
+def _make_input_folder(
+    folder: Path, shared: Path, sources: list[str]
+) -> dict[str, str]:
+    """Real JPEGs (nested too), PNG variants of them, and bad files; returns the JPEGs."""
+    targets = ["a.jpg", "scans/b.jpg", "scans/deep/c.jpg", "scans/deep/d e (1).jpg"]
+    for target, source in zip(targets, sources, strict=True):
+        (folder / target).parent.mkdir(parents=True, exist_ok=True)
+        (folder / target).write_bytes((shared / source).read_bytes())
+    image = Image.open(shared / sources[0])
+    image.convert("L").save(folder / "gray.png")
+    image.convert("RGBA").save(folder / "scans/rgba.png")
+    gray16 = np.asarray(image.convert("L"), dtype=np.uint16) * 200
+    Image.fromarray(gray16).save(folder / "scans/deep/gray16.png")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image\n")
+    (folder / "scans/truncated.jpg").write_bytes(
+        (shared / sources[1]).read_bytes()[:3000]
+    )
+    (folder / "scans/.DS_Store").write_bytes(bytes(range(256)) * 4)
+    return dict(zip(targets, sources, strict=True))
+
+
+# Plain one-line log records, so that the test reads the messages of the real command.
+LOGGING = """
+version: 1
+disable_existing_loggers: false
+formatters:
+  plain:
+    format: "%(levelname)s|%(name)s|%(message)s"
+handlers:
+  console:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stdout
+loggers:
+  kedro:
+    level: INFO
+  brain_tumor_mri:
+    level: INFO
+root:
+  level: WARNING
+  handlers: [console]
+"""
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    text = ["file", "predicted_class", "status", "reason"]
+    table[text] = table[text].fillna("")
+    return table
+
+
+@pytest.fixture(scope="module")
+def inference_run(
+    quick_training_run: QuickTrainingRun,
+    shared_data_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> InferenceRun:
+    """``kedro run --pipelines inference --params input_dir=PATH``, as a user runs it."""
+    root = tmp_path_factory.mktemp("inference")
+    input_dir = root / "new images"
+    input_dir.mkdir()
+    test_images = _make_input_folder(
+        input_dir, shared_data_dir, _test_split_images(quick_training_run)
+    )
+    project = copy_project(root / "project")
+    (root / "logging.yml").write_text(LOGGING)
+    client = MlflowClient(quick_training_run.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs_before = len(client.search_runs(experiments))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kedro",
+            "run",
+            "--pipelines",
+            "inference",
+            "--params",
+            f"input_dir={input_dir}",
+        ],
+        cwd=project,
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": quick_training_run.tracking_uri,
+            "KEDRO_LOGGING_CONFIG": str(root / "logging.yml"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    messages = [
+        line.split("|", 2)[2]
+        for line in result.stdout.splitlines()
+        if line.count("|") >= 2 and line.split("|")[1].startswith("brain_tumor_mri")
+    ]
+    output_dir = project / "data/07_model_output/inference"
+    return InferenceRun(
+        input_dir=input_dir,
+        test_images=test_images,
+        table=_read_table(output_dir / "predictions.csv"),
+        output_dir=output_dir,
+        messages=messages,
+        runs_before=runs_before,
+        runs_after=len(client.search_runs(experiments)),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_model(quick_training_run: QuickTrainingRun):
+    path = quick_training_run.project_path / "data/06_models/trained_model.keras"
+    return TensorFlowModelDataset(filepath=str(path)).load()
+
+
+def _good(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["status"] == "predicted"].set_index("file")
+
+
+def test_every_file_has_one_row(inference_run: InferenceRun):
+    files = {
+        path.relative_to(inference_run.input_dir).as_posix()
+        for path in inference_run.input_dir.rglob("*")
+        if path.is_file()
+    }
+    table = inference_run.table
+    assert sorted(table["file"]) == sorted(files)
+    assert list(table.columns) == [
+        "file",
+        "predicted_class",
+        *PROBABILITIES,
+        "status",
+        "reason",
+    ]
+
+
+def test_unreadable_files_have_a_status_and_a_reason(inference_run: InferenceRun):
+    table = inference_run.table.set_index("file")
+    for file, word in BAD_FILES.items():
+        assert table.loc[file, "status"] == "unreadable"
+        assert word in table.loc[file, "reason"], table.loc[file, "reason"]
+        assert table.loc[file, "predicted_class"] == ""
+    good = _good(inference_run.table)
+    assert len(good) == len(inference_run.table) - len(BAD_FILES) == 7
+    assert (good["reason"] == "").all()
+
+
+def test_predictions_match_the_trained_model_loaded_directly(
+    inference_run: InferenceRun, trained_model
+):
+    good = _good(inference_run.table)
+    size = tuple(trained_model.input_shape[1:3])
+    images = np.stack(
+        [
+            load_rgb((inference_run.input_dir / file).read_bytes(), size)
+            for file in good.index
+        ]
+    )
+    expected = trained_model.predict_on_batch(images)
+    np.testing.assert_allclose(good[PROBABILITIES].to_numpy(), expected, atol=1e-5)
+    assert list(good["predicted_class"]) == [CLASSES[i] for i in expected.argmax(1)]
+    np.testing.assert_allclose(good[PROBABILITIES].sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_preprocessing_is_the_training_runs(
+    inference_run: InferenceRun, quick_training_run: QuickTrainingRun
+):
+    """Real test images get the probabilities that the training run's evaluation gave them."""
+    folder = quick_training_run.project_path / "data/07_model_output/test_predictions"
+    evaluated = dict(
+        zip(
+            np.load(folder / "paths.npy"),
+            np.load(folder / "probabilities.npy"),
+            strict=True,
+        )
+    )
+    good = _good(inference_run.table)
+    for file, source in inference_run.test_images.items():
+        np.testing.assert_allclose(
+            good.loc[file, PROBABILITIES].to_numpy(dtype=float),
+            evaluated[source],
+            atol=1e-5,
+            err_msg=file,
+        )
+
+
+def test_one_gradcam_overlay_per_predicted_image_at_its_size(
+    inference_run: InferenceRun,
+):
+    overlays = {
+        path.relative_to(inference_run.output_dir / "gradcam").as_posix()
+        for path in (inference_run.output_dir / "gradcam").rglob("*.png")
+    }
+    good = _good(inference_run.table)
+    assert overlays == {f"{file}.png" for file in good.index}
+    for file in good.index:
+        with Image.open(inference_run.input_dir / file) as original:
+            size = original.size
+        data = (inference_run.output_dir / "gradcam" / f"{file}.png").read_bytes()
+        with Image.open(io.BytesIO(data)) as overlay:
+            assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGB", size)
+
+
+def test_log_names_bad_files_and_ends_with_the_counts(inference_run: InferenceRun):
+    messages = inference_run.messages
+    for file in BAD_FILES:
+        assert any(f"Cannot predict '{file}'" in message for message in messages)
+    assert messages[-1].startswith("Predicted 7 of 11 files, 4 unreadable")
+    counts = _good(inference_run.table)["predicted_class"].value_counts()
+    for name in CLASSES:
+        assert f"{name} {counts.get(name, 0)}" in messages[-1]
+
+
+def test_batch_prediction_starts_no_mlflow_run(inference_run: InferenceRun):
+    assert inference_run.runs_after == inference_run.runs_before
+
+
+@pytest.fixture
+def tracking_uri():
+    """Sets MLflow's tracking URI for one test, as kedro-mlflow does for a session."""
+    previous = mlflow.get_tracking_uri()
+    yield mlflow.set_tracking_uri
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.mark.parametrize("kind", ["runs", "registered"])
+def test_any_mlflow_model_uri_loads_the_trained_model(
+    kind: str, quick_training_run: QuickTrainingRun, trained_model, tracking_uri
+):
+    tracking_uri(quick_training_run.tracking_uri)
+    client = MlflowClient(quick_training_run.tracking_uri)
+    if kind == "runs":
+        uri = f"runs:/{quick_training_run.run_id}/model"
+    else:
+        (version,) = client.search_model_versions(
+            f"name = '{REGISTERED_NAME}' and run_id = '{quick_training_run.run_id}'"
+        )
+        uri = f"models:/{REGISTERED_NAME}/{version.version}"
+    model = MlflowKerasModelUriDataset(model_uri=uri).load()
+    images = np.random.default_rng(0).integers(
+        0, 256, (2, *trained_model.input_shape[1:]), dtype=np.uint8
+    )
+    np.testing.assert_allclose(
+        model.predict_on_batch(images),
+        trained_model.predict_on_batch(images),
+        atol=1e-6,
+    )
+
+
+def test_no_training_run_is_a_clear_error(tmp_path, tracking_uri):
+    tracking_uri(f"sqlite:///{tmp_path / 'empty.db'}")
+    mlflow.set_experiment("brain_tumor_mri")
+    with pytest.raises(
+        DatasetError, match="run `kedro run --pipelines training` first"
+    ):
+        MlflowKerasModelUriDataset().load()
+
+
+def test_parameters_are_checked(tmp_path):
+    check_parameters({"input_dir": str(tmp_path), "model_uri": None})
+    with pytest.raises(ParameterError, match=r"input_dir: .*no folder at"):
+        check_parameters({"input_dir": str(tmp_path / "missing")})
+    with pytest.raises(ParameterError, match=r"inference\.batch_size"):
+        check_parameters({"inference": {"batch_size": 0}})

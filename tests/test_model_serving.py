@@ -1,0 +1,266 @@
+"""The registered servable model, served for real by ``mlflow models serve``."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from kedro_datasets.tensorflow import TensorFlowModelDataset
+from mlflow import MlflowClient
+from PIL import Image
+
+from brain_tumor_mri.images import load_rgb
+from brain_tumor_mri.serving import decode_base64_image, images_from_request
+from tests.conftest import QuickTrainingRun
+
+CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
+PROBABILITIES = [f"probability_{name}" for name in CLASSES]
+REGISTERED_NAME = "brain_tumor_mri_classifier"
+SERVER_START_TIMEOUT_S = 240
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def split_payload(values: list) -> dict:
+    return {"dataframe_split": {"columns": ["image"], "data": [[v] for v in values]}}
+
+
+@pytest.fixture(scope="module")
+def registry(quick_training_run: QuickTrainingRun):
+    """MLflow's tracking (and registry) URI set to the quick run's store for the module."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(quick_training_run.tracking_uri)
+    yield MlflowClient(quick_training_run.tracking_uri)
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def registered_version(
+    registry: MlflowClient, quick_training_run: QuickTrainingRun
+) -> mlflow.entities.model_registry.ModelVersion:
+    (version,) = registry.search_model_versions(
+        f"name = '{REGISTERED_NAME}' and run_id = '{quick_training_run.run_id}'"
+    )
+    return version
+
+
+@pytest.fixture(scope="module")
+def images(quick_training_run: QuickTrainingRun, shared_data_dir: Path) -> dict:
+    """Real test images the quick run evaluated (one per class), a PNG and a gray PNG."""
+    folder = quick_training_run.project_path / "data/07_model_output/test_predictions"
+    paths = np.load(folder / "paths.npy")
+    files = {
+        source: (shared_data_dir / source).read_bytes()
+        for source in (next(p for p in paths if f"/{n}/" in p) for n in CLASSES)
+    }
+    first = Image.open(io.BytesIO(next(iter(files.values()))))
+    for name, mode in (("rgba.png", "RGBA"), ("gray.png", "L")):
+        buffer = io.BytesIO()
+        first.convert(mode).save(buffer, format="PNG")
+        files[name] = buffer.getvalue()
+    return files
+
+
+@pytest.fixture(scope="module")
+def expected(quick_training_run: QuickTrainingRun, images: dict) -> np.ndarray:
+    """The probabilities of the trained Keras model, loaded directly, on ``images``."""
+    path = quick_training_run.project_path / "data/06_models/trained_model.keras"
+    model = TensorFlowModelDataset(filepath=str(path)).load()
+    size = tuple(model.input_shape[1:3])
+    batch = np.stack([load_rgb(data, size) for data in images.values()])
+    return model.predict_on_batch(batch)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(
+    quick_training_run: QuickTrainingRun,
+    registered_version,
+    tmp_path_factory: pytest.TempPathFactory,
+):
+    """``mlflow models serve`` on the registered version; stopped (its group) at the end."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serving") / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        f"models:/{REGISTERED_NAME}/{registered_version.version}",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": quick_training_run.tracking_uri}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"The server exited:\n{log.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"The server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield process, f"{url}/invocations"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def post(url: str, payload) -> requests.Response:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return requests.post(
+        url, data=data, headers={"Content-Type": "application/json"}, timeout=60
+    )
+
+
+def test_training_run_logged_and_registered_the_servable_model(
+    registry: MlflowClient, quick_training_run: QuickTrainingRun, registered_version
+):
+    (logged,) = registry.search_logged_models(
+        [registry.get_run(quick_training_run.run_id).info.experiment_id],
+        filter_string="name = 'servable_model'",
+    )
+    assert logged.source_run_id == quick_training_run.run_id
+    assert registered_version.source == f"models:/{logged.model_id}"
+    info = mlflow.models.get_model_info(
+        f"models:/{REGISTERED_NAME}/{registered_version.version}"
+    )
+    assert set(info.flavors) == {"python_function"}
+    assert info.signature.inputs.input_names() == ["image"]
+    assert info.signature.inputs.input_types()[0].name == "string"
+    assert info.signature.outputs.input_names() == ["predicted_class", *PROBABILITIES]
+    assert info.saved_input_example_info["type"] == "dataframe"
+
+
+def test_input_example_is_a_real_png(registered_version):
+    model = mlflow.models.Model.load(
+        f"models:/{REGISTERED_NAME}/{registered_version.version}"
+    )
+    example = model.load_input_example()
+    (value,) = example["image"]
+    with Image.open(io.BytesIO(base64.b64decode(value))) as image:
+        assert image.format == "PNG"
+        assert image.size == (64, 64)
+
+
+def test_served_model_predicts_real_images(server, images: dict, expected):
+    _, url = server
+    response = post(url, split_payload([b64(data) for data in images.values()]))
+    assert response.status_code == 200, response.text
+    table = pd.DataFrame(response.json()["predictions"])
+    assert list(table.columns) == ["predicted_class", *PROBABILITIES]
+    np.testing.assert_allclose(table[PROBABILITIES].to_numpy(), expected, atol=1e-5)
+    assert list(table["predicted_class"]) == [CLASSES[i] for i in expected.argmax(1)]
+
+
+def test_served_model_takes_records_and_inputs_payloads(server, images: dict, expected):
+    _, url = server
+    value = b64(next(iter(images.values())))
+    for payload in (
+        {"dataframe_records": [{"image": value}]},
+        {"inputs": {"image": [value]}},
+    ):
+        response = post(url, payload)
+        assert response.status_code == 200, response.text
+        (row,) = response.json()["predictions"]
+        np.testing.assert_allclose(
+            [row[column] for column in PROBABILITIES], expected[0], atol=1e-5
+        )
+
+
+BAD_PAYLOADS = {
+    "not base64": (split_payload(["this is not base64!"]), "row 0: not valid base64"),
+    "not an image": (
+        split_payload([b64(b"plain text, not an image")]),
+        "row 0: not an image file",
+    ),
+    "empty list": (split_payload([]), "No images in the request"),
+    "empty inputs": ({"inputs": []}, "No images in the request"),
+    "wrong column": (
+        {"dataframe_split": {"columns": ["picture"], "data": [["abc"]]}},
+        "Model is missing inputs ['image']",
+    ),
+    "missing value": (split_payload([None]), "row 0: no image (missing value)"),
+    "not json": ('{"dataframe_split": ', "valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PAYLOADS)
+def test_bad_payload_gets_400_with_a_message_and_the_server_keeps_serving(
+    case: str, server, images: dict
+):
+    process, url = server
+    payload, message = BAD_PAYLOADS[case]
+    response = post(url, payload)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+    assert process.poll() is None
+    good = post(url, split_payload([b64(images["gray.png"])]))
+    assert good.status_code == 200, good.text
+
+
+def test_one_bad_row_among_good_ones_is_named(server, images: dict):
+    _, url = server
+    truncated = next(iter(images.values()))[:3000]
+    response = post(url, split_payload([b64(images["gray.png"]), b64(truncated)]))
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "1 of 2 values" in message
+    assert "row 1: corrupt or truncated image" in message
+
+
+def test_request_decoding_accepts_data_urls_and_wrapped_base64():
+    data = b"\x89PNG\r\n\x1a\n" + bytes(200)
+    wrapped = "\n".join(b64(data)[i : i + 76] for i in range(0, len(b64(data)), 76))
+    assert decode_base64_image(wrapped) == data
+    assert decode_base64_image(f"data:image/png;base64,{b64(data)}") == data
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 20), (200, 30, 40)).save(buffer, format="PNG")
+    frame = pd.DataFrame({"image": [b64(buffer.getvalue())]})
+    batch = images_from_request(frame, (8, 4))
+    assert (batch.shape, batch.dtype) == ((1, 8, 4, 3), np.uint8)
