@@ -71,10 +71,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_gradcam_examples",
             ),
             node(
-                build_report,
                 collect_report_parameters,
+                inputs={name: f"params:{name}" for name in REPORTED_PARAMETERS},
+                outputs="report_parameters",
+                name="collect_report_parameters",
+            ),
+            node(
+                build_report,
                 inputs={
-                    "parameters": "parameters",
+                    "parameters": "report_parameters",
                     "leakage_summary": "leakage_summary",
                     "data_split": "data_split",
                     "training_history": "training_history",
