@@ -63,6 +63,7 @@ from brain_tumor_mri.serving import ImageClassifier
 set_model(ImageClassifier())
 """
 MAX_REPORTED_ROWS = 10
+BATCH_SIZE = 32
 
 
 def image_size(model: keras.Model) -> tuple[int, int]:
@@ -128,7 +129,7 @@ def images_from_request(model_input: Any, size: tuple[int, int]) -> np.ndarray:
     for row, value in enumerate(values):
         try:
             images.append(load_rgb(decode_base64_image(value), size))
-        except (ImageReadError, ValueError) as error:
+        except (ImageReadError, ValueError, Image.DecompressionBombError) as error:
             problems.append(f"row {row}: {error}")
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED_ROWS])
@@ -161,6 +162,10 @@ class ImageClassifier(PythonModel):
             context.artifacts[KERAS_ARTIFACT], compile=False, safe_mode=True
         )
         self.classes = list(context.model_config["class_names"])
+        # Build the predict function before requests arrive, possibly several at once.
+        self.model.predict(
+            np.zeros((1, *image_size(self.model), 3), np.uint8), verbose=0
+        )
 
     def predict(
         self,
@@ -170,7 +175,7 @@ class ImageClassifier(PythonModel):
     ) -> pd.DataFrame:
         """The predicted class and the class probabilities of each image."""
         images = images_from_request(model_input, image_size(self.model))
-        probabilities = self.model.predict(images, verbose=0)
+        probabilities = self.model.predict(images, batch_size=BATCH_SIZE, verbose=0)
         return prediction_frame(probabilities, self.classes)
 
 
