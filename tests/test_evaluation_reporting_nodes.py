@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brain_tumor_mri.html_report import SECTIONS
+from brain_tumor_mri.model import build_classifier
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     collect_metrics,
     evaluate_predictions,
     load_external_test_set,
     predict_probabilities,
 )
-from brain_tumor_mri.html_report import SECTIONS
-from brain_tumor_mri.model import build_classifier
 from brain_tumor_mri.pipelines.reporting.nodes import (
     SPLIT_FIGURES,
     build_report,

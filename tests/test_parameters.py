@@ -83,3 +83,12 @@ def test_session_refuses_wrong_parameters_before_running(project_copy: Path):
     ):
         session.run(pipeline_names=["preprocessing"])
     assert not any((project_copy / "data" / "02_intermediate").glob("*.parquet"))
+
+
+def test_inference_without_a_folder_of_images_stops_at_once(project_copy: Path):
+    bootstrap_project(project_copy)
+    with (
+        KedroSession.create(project_path=project_copy) as session,
+        pytest.raises(ParameterError, match="No folder of images to predict at"),
+    ):
+        session.run(pipeline_names=["inference"])

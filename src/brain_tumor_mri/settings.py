@@ -3,9 +3,13 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from brain_tumor_mri.hooks import ParameterCheckHook, RawDataLayoutHook
+from brain_tumor_mri.hooks import (
+    InferenceInputHook,
+    ParameterCheckHook,
+    RawDataLayoutHook,
+)
 
-HOOKS = (ParameterCheckHook(), RawDataLayoutHook())
+HOOKS = (ParameterCheckHook(), RawDataLayoutHook(), InferenceInputHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
