@@ -161,11 +161,15 @@ def post(url: str, payload) -> requests.Response:
 def test_training_run_logged_and_registered_the_servable_model(
     registry: MlflowClient, quick_training_run: QuickTrainingRun, registered_version
 ):
-    (logged,) = registry.search_logged_models(
-        [registry.get_run(quick_training_run.run_id).info.experiment_id],
-        filter_string="name = 'servable_model'",
-    )
-    assert logged.source_run_id == quick_training_run.run_id
+    # Other tests may add training runs to the same store: pick this run's model.
+    (logged,) = [
+        model
+        for model in registry.search_logged_models(
+            [registry.get_run(quick_training_run.run_id).info.experiment_id],
+            filter_string="name = 'servable_model'",
+        )
+        if model.source_run_id == quick_training_run.run_id
+    ]
     assert registered_version.source == f"models:/{logged.model_id}"
     info = mlflow.models.get_model_info(
         f"models:/{REGISTERED_NAME}/{registered_version.version}"

@@ -104,6 +104,8 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
             first.send_signal(signal.SIGKILL)
             state = states[0]
         time.sleep(0.05)
+    if first.poll() is None:
+        first.kill()
     first.wait()
     output = (tmp_path / "first.log").read_text()
     assert state is not None, f"no checkpoint before the run ended:\n{output[-3000:]}"

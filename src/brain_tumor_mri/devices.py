@@ -63,9 +63,16 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+# tf.distribute's public names of strategy classes whose Python names differ.
+STRATEGY_NAMES = {
+    "_DefaultDistributionStrategy": "DefaultStrategy",
+    "CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy",
+}
+
+
 def strategy_description(strategy: tf.distribute.Strategy) -> str:
-    """The strategy's class and replica count, e.g. ``MirroredStrategy (2 replicas)``."""
-    name = type(strategy).__name__.lstrip("_").replace("DefaultDistribution", "Default")
+    """The strategy's name and replica count, e.g. ``MirroredStrategy (2 replicas)``."""
+    name = STRATEGY_NAMES.get(type(strategy).__name__, type(strategy).__name__)
     replicas = strategy.num_replicas_in_sync
     return f"{name} ({replicas} replica{'s' if replicas > 1 else ''})"
 

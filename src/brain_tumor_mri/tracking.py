@@ -67,7 +67,8 @@ class MlflowKerasModelDataset(MlflowModelTrackingDataset):
         if not self._logging_activated:
             return
         model, example = data
-        signature = infer_signature(example, model.predict(example, verbose=0))
+        prediction = keras.ops.convert_to_numpy(model(example, training=False))
+        signature = infer_signature(example, prediction)
         save_args = {
             "pip_requirements": [
                 f"keras=={keras.__version__}",
