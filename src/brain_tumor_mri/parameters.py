@@ -117,3 +117,9 @@ def check_parameters(params: dict[str, Any]) -> None:
             + "\n  - ".join(problems)
             + "\nEach parameter is described in the comments of conf/base/parameters*.yml."
         )
+
+
+# The model groups' schemas build on StrictModel above, so they are imported last.
+from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS  # noqa: E402
+
+PARAMETER_SCHEMAS.update(MODEL_PARAMETER_SCHEMAS)
