@@ -21,6 +21,11 @@ PREPROCESSING = {
     "near_duplicate_max_distance": 6,
     "workers": 2,
 }
+# The image_preprocessing group of conf/base/parameters.yml.
+IMAGE_PREPROCESSING = {
+    "crop_to_brain": {"enabled": True, "threshold": 0.1, "margin": 0.02},
+    "intensity": None,
+}
 
 
 def synthetic_slice(seed: int, size: int = 64) -> np.ndarray:

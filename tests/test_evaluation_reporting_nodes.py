@@ -28,6 +28,7 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
     split_figures,
     training_figures,
 )
+from tests.preprocessing_fixtures import IMAGE_PREPROCESSING
 
 CLASSES = [
     {"name": "glioma_tumor", "aliases": ["glioma"]},
@@ -193,7 +194,7 @@ def test_external_test_set_uses_class_aliases(tmp_path, caplog) -> None:
     (tmp_path / "glioma" / "broken.jpg").write_bytes(b"not an image")
 
     external = load_external_test_set(
-        CLASSES, [16, 16], {"external_test_dir": str(tmp_path)}
+        CLASSES, [16, 16], IMAGE_PREPROCESSING, {"external_test_dir": str(tmp_path)}
     )
 
     assert external["images"].shape == (3, 16, 16, 3)
@@ -208,7 +209,9 @@ def test_external_test_set_uses_class_aliases(tmp_path, caplog) -> None:
 
 
 def test_external_test_set_absent_is_empty() -> None:
-    external = load_external_test_set(CLASSES, [16, 16], {"external_test_dir": None})
+    external = load_external_test_set(
+        CLASSES, [16, 16], IMAGE_PREPROCESSING, {"external_test_dir": None}
+    )
 
     assert external["images"].shape == (0, 16, 16, 3)
     assert external["labels"].shape == (0,)

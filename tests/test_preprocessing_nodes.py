@@ -25,6 +25,7 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import (
 from brain_tumor_mri.raw_layout import RawDataLayoutError, check_raw_layout
 from tests.preprocessing_fixtures import (
     CLASSES,
+    IMAGE_PREPROCESSING,
     PREPROCESSING,
     encode,
     make_raw_folder,
@@ -249,7 +250,11 @@ def test_cache_writes_uint8_images_and_labels_per_split(
     caches = {}
     for name in ("train", "val", "test"):
         dataset = NumpyArraysDataset(path=tmp_path / name)
-        dataset.save(cache_split(raw, split, [24, 32], PREPROCESSING, split=name))
+        dataset.save(
+            cache_split(
+                raw, split, [24, 32], IMAGE_PREPROCESSING, PREPROCESSING, split=name
+            )
+        )
         caches[name] = dataset.load()
     for name, cache in caches.items():
         rows = split[split["split"] == name]

@@ -35,8 +35,11 @@ def _uniform(seed: tf.Tensor, shape: tf.Tensor, limit: float) -> tf.Tensor:
     return tf.random.stateless_uniform(shape, seed, minval=-limit, maxval=limit)
 
 
-def _rotation_zoom(angles: tf.Tensor, scales: tf.Tensor, height: int, width: int):
-    """Projective transforms (output to input pixel) rotating and scaling about the centre."""
+def _affine(
+    angles: tf.Tensor, scales: tf.Tensor, shifts: tf.Tensor, height: int, width: int
+) -> tf.Tensor:
+    """Projective transforms (output to input pixel): rotate and scale about the centre,
+    then shift by ``shifts`` (``(n, 2)``, in pixels along y and x)."""
     cos, sin = tf.cos(angles) * scales, tf.sin(angles) * scales
     cx, cy = (width - 1) / 2, (height - 1) / 2
     zeros = tf.zeros_like(angles)
@@ -44,10 +47,10 @@ def _rotation_zoom(angles: tf.Tensor, scales: tf.Tensor, height: int, width: int
         [
             cos,
             -sin,
-            cx - cos * cx + sin * cy,
+            cx - cos * cx + sin * cy + shifts[:, 1],
             sin,
             cos,
-            cy - sin * cx - cos * cy,
+            cy - sin * cx - cos * cy + shifts[:, 0],
             zeros,
             zeros,
         ],
@@ -55,32 +58,66 @@ def _rotation_zoom(angles: tf.Tensor, scales: tf.Tensor, height: int, width: int
     )
 
 
-def augment(images: tf.Tensor, seed: tf.Tensor, params: Mapping[str, Any]) -> tf.Tensor:
-    """Random flip, rotation, zoom, brightness and contrast, drawn per image from ``seed``.
-
-    ``images`` is a float batch with values 0-255; ``rotation`` is a fraction of a full
-    turn, ``zoom`` and ``brightness`` fractions of the size and of 255, ``contrast``
-    the largest change of the contrast factor.
-    """
-    seeds = tf.random.experimental.stateless_split(seed, num=6)
+def _geometry(
+    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any]
+) -> tf.Tensor:
+    """Random rotation, zoom and translation in one affine resampling."""
     count = tf.shape(images)[0]
-    one_per_image = tf.stack([count, 1, 1, 1])
+    height, width = images.shape[1:3]
+    angles = _uniform(seeds[0], [count], params.get("rotation") or 0) * 2 * math.pi
+    scales = 1 + _uniform(seeds[1], [count], params.get("zoom") or 0)
+    shifts = _uniform(seeds[2], [count, 2], params.get("translation") or 0) * [
+        height,
+        width,
+    ]
+    return keras.ops.image.affine_transform(
+        images, _affine(angles, scales, shifts, height, width), fill_mode="constant"
+    )
+
+
+def _intensity(
+    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any]
+) -> tf.Tensor:
+    """Random brightness, contrast, gamma, inversion and noise (values 0-255)."""
+    one_per_image = tf.stack([tf.shape(images)[0], 1, 1, 1])
+    if params.get("brightness"):
+        images += _uniform(seeds[0], one_per_image, params["brightness"]) * 255
+    if params.get("contrast"):
+        factor = 1 + _uniform(seeds[1], one_per_image, params["contrast"])
+        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+        images = (images - mean) * factor + mean
+    images = tf.clip_by_value(images, 0, 255)
+    if params.get("gamma"):
+        gamma = tf.exp(_uniform(seeds[2], one_per_image, math.log(1 + params["gamma"])))
+        images = 255 * tf.pow(images / 255, gamma)
+    if params.get("invert"):
+        invert = tf.random.stateless_uniform(one_per_image, seeds[3]) < params["invert"]
+        # Only the head is inverted: the black background stays black, as in an
+        # MRI sequence with the opposite contrast.
+        images = tf.where(invert & (images > 8), 255 - images, images)
+    if params.get("noise"):
+        noise = tf.random.stateless_normal(tf.shape(images), seeds[4])
+        images += noise * params["noise"] * 255
+    return images
+
+
+def augment(images: tf.Tensor, seed: tf.Tensor, params: Mapping[str, Any]) -> tf.Tensor:
+    """Random flips, geometry and intensity changes, drawn per image from ``seed``.
+
+    ``images`` is a float batch with values 0-255. ``rotation`` is a fraction of a full
+    turn, ``zoom`` and ``translation`` fractions of the size, ``brightness`` and
+    ``noise`` (standard deviation) fractions of 255, ``contrast`` the largest change of
+    the contrast factor, ``gamma`` the largest change of the gamma exponent (0.5:
+    1/1.5 to 1.5), ``invert`` the probability of inverting the head's intensities.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, num=10)
+    one_per_image = tf.stack([tf.shape(images)[0], 1, 1, 1])
     for index, axis in enumerate(FLIPS.get(params.get("flip"), ())):
         flip = tf.random.stateless_uniform(one_per_image, seeds[index]) < 0.5
         images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
-    if params.get("rotation") or params.get("zoom"):
-        angles = _uniform(seeds[2], [count], params.get("rotation") or 0) * 2 * math.pi
-        scales = 1 + _uniform(seeds[3], [count], params.get("zoom") or 0)
-        height, width = images.shape[1:3]
-        images = keras.ops.image.affine_transform(
-            images, _rotation_zoom(angles, scales, height, width), fill_mode="constant"
-        )
-    if params.get("brightness"):
-        images += _uniform(seeds[4], one_per_image, params["brightness"]) * 255
-    if params.get("contrast"):
-        factor = 1 + _uniform(seeds[5], one_per_image, params["contrast"])
-        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
-        images = (images - mean) * factor + mean
+    if params.get("rotation") or params.get("zoom") or params.get("translation"):
+        images = _geometry(images, seeds[2:5], params)
+    images = _intensity(images, seeds[5:10], params)
     return tf.clip_by_value(images, 0, 255)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import cv2
 import imagehash
@@ -99,8 +100,93 @@ def perceptual_hash(rgb: np.ndarray) -> str:
     return str(imagehash.phash(Image.fromarray(thumbnail)))
 
 
-def load_rgb(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode bytes to an 8-bit RGB array, resized to ``size`` (height, width) if given."""
-    draft = None if size is None else (size[1], size[0])
-    rgb = to_rgb8(decode_image(data, draft_size=draft))
+def brain_box(gray: np.ndarray, threshold: float, margin: float) -> tuple[int, ...]:
+    """Square box ``(top, bottom, left, right)`` around the largest bright region.
+
+    The slice is blurred and thresholded at ``threshold`` times its 99th percentile;
+    the bounding box of the largest contour, grown by ``margin`` of its longer side on
+    each edge and made square about its centre, is the brain. The box may reach past
+    the image; ``crop_to_brain`` pads those parts with black. An image with no bright
+    region gives the whole image.
+    """
+    height, width = gray.shape
+    blurred = cv2.GaussianBlur(gray, (5, 5), 0)
+    level = max(1.0, threshold * float(np.percentile(blurred, 99)))
+    mask = (blurred > level).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return 0, height, 0, width
+    x, y, w, h = cv2.boundingRect(max(contours, key=cv2.contourArea))
+    side = max(w, h) * (1 + 2 * margin)
+    centre_y, centre_x = y + h / 2, x + w / 2
+    top, left = round(centre_y - side / 2), round(centre_x - side / 2)
+    return top, top + round(side), left, left + round(side)
+
+
+def crop_to_brain(rgb: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+    """The square around the brain (see ``brain_box``), padded with black where needed."""
+    top, bottom, left, right = brain_box(
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), threshold, margin
+    )
+    height, width = rgb.shape[:2]
+    pad = (
+        (max(0, -top), max(0, bottom - height)),
+        (max(0, -left), max(0, right - width)),
+    )
+    inside = rgb[max(0, top) : bottom, max(0, left) : right]
+    return np.pad(inside, (*pad, (0, 0)))
+
+
+def normalise_intensity(rgb: np.ndarray, method: str | None) -> np.ndarray:
+    """Per-image intensity normalisation of a grey slice (kept as 3 equal channels).
+
+    ``percentile``: stretch the 1st to 99th percentile of the non-black pixels to
+    0-255; ``clahe``: OpenCV's contrast-limited adaptive histogram equalisation;
+    ``None``: unchanged.
+    """
+    if method is None:
+        return rgb
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if method == "clahe":
+        gray = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
+    elif method == "percentile":
+        foreground = gray[gray > 0]
+        if foreground.size:
+            low, high = np.percentile(foreground, (1, 99))
+            scale = 255.0 / max(high - low, 1.0)
+            gray = np.clip((gray.astype(np.float32) - low) * scale, 0, 255)
+            gray = np.rint(gray).astype(np.uint8)
+    else:
+        raise ValueError(
+            f"Unknown image_preprocessing.intensity '{method}': use percentile, "
+            "clahe or null."
+        )
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+
+
+def preprocess_rgb(rgb: np.ndarray, params: Mapping[str, Any] | None) -> np.ndarray:
+    """Crop to the brain and normalise intensities as ``image_preprocessing`` says."""
+    params = params or {}
+    crop = params.get("crop_to_brain") or {}
+    if crop.get("enabled", False):
+        rgb = crop_to_brain(rgb, crop["threshold"], crop["margin"])
+    return normalise_intensity(rgb, params.get("intensity"))
+
+
+def load_rgb(
+    data: bytes,
+    size: tuple[int, int] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+) -> np.ndarray:
+    """Decode bytes to 8-bit RGB, preprocess it and resize it to ``size`` (height, width).
+
+    The one image loader of the project: caching, evaluation, batch inference and
+    serving all call it, so that every image a model sees was prepared the same way.
+    ``preprocessing`` is the ``image_preprocessing`` parameter group (crop to the
+    brain, intensity normalisation); ``None`` leaves the image as decoded.
+    """
+    # Decode at up to twice the final size, so that a crop keeps enough pixels.
+    draft = None if size is None else (2 * size[1], 2 * size[0])
+    rgb = preprocess_rgb(to_rgb8(decode_image(data, draft_size=draft)), preprocessing)
     return rgb if size is None else resize_rgb(rgb, size)

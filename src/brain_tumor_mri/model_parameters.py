@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from brain_tumor_mri.parameters import StrictModel
 
@@ -39,8 +39,23 @@ class AugmentationParams(StrictModel):
     flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
     rotation: Fraction | None = None
     zoom: Fraction | None = None
+    translation: Fraction | None = None
     brightness: Fraction | None = None
     contrast: Fraction | None = None
+    gamma: Fraction | None = None
+    invert: Annotated[float, Field(ge=0, le=1)] | None = None
+    noise: Fraction | None = None
+
+
+class OptimizerParams(StrictModel):
+    name: Literal["adam", "adamw"] = "adam"
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class LrScheduleParams(StrictModel):
+    name: Literal["constant", "cosine"] = "constant"
+    warmup_epochs: Annotated[int, Field(ge=0)] = 0
+    final_fraction: Fraction = 0.0
 
 
 class EarlyStoppingParams(StrictModel):
@@ -64,6 +79,8 @@ class ModelTrainingParams(StrictModel):
     learning_rate: Positive
     warmup_epochs: Annotated[int, Field(ge=0)]
     fine_tune: FineTuneParams
+    optimizer: OptimizerParams | None = None
+    lr_schedule: LrScheduleParams | None = None
     label_smoothing: Fraction
     class_weight: Literal["balanced"] | None
     augmentation: AugmentationParams | None
@@ -76,6 +93,15 @@ class ModelTrainingParams(StrictModel):
     resume: bool
     checkpoint_dir: str
     verbose: Literal[0, 1, 2]
+
+    @model_validator(mode="after")
+    def _one_learning_rate_policy(self) -> ModelTrainingParams:
+        if self.lr_schedule and self.lr_schedule.name != "constant" and self.reduce_lr:
+            raise ValueError(
+                "reduce_lr must be null with lr_schedule.name "
+                f"'{self.lr_schedule.name}': the schedule sets the learning rate"
+            )
+        return self
 
 
 MODEL_PARAMETER_SCHEMAS = {

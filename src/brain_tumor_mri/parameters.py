@@ -42,6 +42,17 @@ class PreprocessingParams(StrictModel):
     workers: int = Field(ge=1)
 
 
+class CropParams(StrictModel):
+    enabled: bool
+    threshold: float = Field(gt=0, lt=1)
+    margin: float = Field(ge=0, le=0.5)
+
+
+class ImagePreprocessingParams(StrictModel):
+    crop_to_brain: CropParams
+    intensity: Literal["percentile", "clahe"] | None = None
+
+
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
@@ -81,6 +92,7 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     ],
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
     "preprocessing": PreprocessingParams,
+    "image_preprocessing": ImagePreprocessingParams,
     "evaluation": EvaluationParams,
     "reporting": ReportingParams,
     "inference": InferenceParams,

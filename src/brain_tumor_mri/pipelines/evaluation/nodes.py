@@ -137,10 +137,11 @@ def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def load_external_test_set(
     classes: Sequence[Mapping[str, Any]],
     image_size: Sequence[int],
+    image_preprocessing: Mapping[str, Any],
     params: Mapping[str, Any],
 ) -> dict[str, np.ndarray]:
     """The images of ``params["external_test_dir"]``, one sub-folder per class (names
-    or aliases), resized like the cached splits; empty arrays when it is not set.
+    or aliases), prepared like the cached splits; empty arrays when it is not set.
 
     Sub-folders that match no class and files that are not readable images are
     skipped with a warning.
@@ -160,7 +161,9 @@ def load_external_test_set(
                 continue
             for file in sorted(p for p in class_dir.rglob("*") if p.is_file()):
                 try:
-                    images.append(load_rgb(file.read_bytes(), size))
+                    images.append(
+                        load_rgb(file.read_bytes(), size, image_preprocessing)
+                    )
                 except ImageReadError as error:
                     logger.warning("Skipping '%s': %s", file, error)
                     continue

@@ -37,7 +37,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 load_external_test_set,
-                inputs=["params:classes", "params:image_size", "params:evaluation"],
+                inputs=[
+                    "params:classes",
+                    "params:image_size",
+                    "params:image_preprocessing",
+                    "params:evaluation",
+                ],
                 outputs="external_cache",
                 name="load_external_test_set",
             ),

@@ -91,10 +91,47 @@ def select_training_setup(
     return setup
 
 
-def _compile(
-    model: keras.Model, learning_rate: float, params: Mapping[str, Any], setup: Mapping
+def learning_rate_schedule(
+    learning_rate: float, schedule: Mapping[str, Any] | None, epochs: int, steps: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """A constant rate, or a linear warm-up then cosine decay over ``epochs`` epochs."""
+    if not schedule or schedule.get("name", "constant") == "constant":
+        return learning_rate
+    warmup = min(schedule.get("warmup_epochs", 0), epochs - 1) * steps
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 100 if warmup else learning_rate,
+        decay_steps=max(1, epochs * steps - warmup),
+        alpha=schedule.get("final_fraction", 0.0),
+        warmup_target=learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def make_optimizer(
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    params: Mapping[str, Any] | None,
+) -> keras.optimizers.Optimizer:
+    """Adam, or AdamW with decoupled weight decay, as ``model_training.optimizer`` says."""
+    params = params or {}
+    if params.get("name", "adam") == "adamw":
+        return keras.optimizers.AdamW(
+            learning_rate, weight_decay=params.get("weight_decay", 0.0)
+        )
+    return keras.optimizers.Adam(learning_rate)
+
+
+def _compile(  # noqa: PLR0917
+    model: keras.Model,
+    phase: Phase,
+    epochs: int,
+    steps: int,
+    params: Mapping[str, Any],
+    setup: Mapping,
 ) -> None:
-    optimizer = keras.optimizers.Adam(learning_rate)
+    rate = learning_rate_schedule(
+        phase.learning_rate, params.get("lr_schedule"), epochs, steps
+    )
+    optimizer = make_optimizer(rate, params.get("optimizer"))
     if setup["precision"] == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
@@ -207,7 +244,14 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
             state.phase, state.phase_finished, state.stopped = index, False, False
             with strategy.scope():
                 set_trainable_stages(model, phase.stages, phase.train_batch_norm)
-                _compile(model, phase.learning_rate, params, setup)
+                _compile(
+                    model,
+                    phase,
+                    phase.end_epoch - state.epoch,
+                    steps_per_epoch(train_cache, batch_size),
+                    params,
+                    setup,
+                )
         logger.info(
             "Phase '%s': epochs %d to %d, %s trainable backbone stages, learning rate %g.",
             phase.name,

@@ -394,14 +394,15 @@ def split_data(
     return table
 
 
-def cache_split(
+def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     raw_images: RawImages,
     data_split: pd.DataFrame,
     image_size: list[int],
+    image_preprocessing: Mapping[str, Any],
     params: dict,
     split: str,
 ) -> dict[str, Any]:
-    """Decode, convert to 8-bit RGB and resize each image of one split, once.
+    """Decode, convert to 8-bit RGB, preprocess and resize each image of one split, once.
 
     Returns ``{"images", "labels", "paths"}``: ``images`` is a generator of uint8
     ``(n, H, W, 3)`` batches that the dataset writes as it goes, so the split is never
@@ -417,7 +418,14 @@ def cache_split(
             for start in range(0, len(paths), CACHE_BATCH):
                 batch = paths[start : start + CACHE_BATCH]
                 yield np.stack(
-                    list(pool.map(lambda p: load_rgb(raw_images[p](), size), batch))
+                    list(
+                        pool.map(
+                            lambda p: load_rgb(
+                                raw_images[p](), size, image_preprocessing
+                            ),
+                            batch,
+                        )
+                    )
                 )
                 progress.update(len(batch))
         progress.close()

@@ -24,6 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "raw_images",
                 "data_split",
                 "params:image_size",
+                "params:image_preprocessing",
                 "params:preprocessing",
             ],
             outputs=f"{split}_cache",
