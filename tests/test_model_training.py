@@ -13,9 +13,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from mlflow import MlflowClient
 
 from brain_tumor_mri.data_pipeline import (
+    augment,
     balanced_class_weights,
     evaluation_dataset,
     steps_per_epoch,
@@ -23,7 +25,11 @@ from brain_tumor_mri.data_pipeline import (
 )
 from brain_tumor_mri.datasets import NumpyArraysDataset
 from brain_tumor_mri.devices import TrainingConfigError, resolve_training_setup
-from brain_tumor_mri.pipelines.model_training.nodes import training_phases
+from brain_tumor_mri.pipelines.model_training.nodes import (
+    learning_rate_schedule,
+    make_optimizer,
+    training_phases,
+)
 from tests.conftest import QuickTrainingRun, copy_project
 
 HISTORY_KEYS = {
@@ -188,10 +194,14 @@ def test_tf_data_epochs_are_shuffled_augmented_and_reproducible(
 ):
     cache = load_cache(quick_training_run.project_path, "val")
     augmentation = {
-        "flip": "horizontal",
+        "flip": "horizontal_and_vertical",
         "rotation": 0.05,
         "zoom": 0.1,
+        "translation": 0.1,
         "contrast": 0.1,
+        "gamma": 0.5,
+        "invert": 0.2,
+        "noise": 0.02,
     }
 
     def batches(epochs: range) -> list:
@@ -220,6 +230,46 @@ def test_tf_data_epochs_are_shuffled_augmented_and_reproducible(
     epoch_labels = np.concatenate([labels for _, labels in three_epochs[:steps]])
     assert sorted(epoch_labels.argmax(1)) == sorted(cache["labels"])
     assert not np.array_equal(epoch_labels.argmax(1), cache["labels"])
+
+
+def test_intensity_augmentation_on_real_images(quick_training_run: QuickTrainingRun):
+    images = np.asarray(
+        load_cache(quick_training_run.project_path, "val")["images"][:8], np.float32
+    )
+    seed = tf.constant([3, 0], dtype=tf.int64)
+    background = images.max(axis=-1, keepdims=True) <= 8
+
+    inverted = augment(images, seed, {"invert": 1.0}).numpy()
+    np.testing.assert_allclose(
+        inverted, np.where(background, images, 255 - images), atol=1e-4
+    )
+    gamma = augment(images, seed, {"gamma": 0.5}).numpy()
+    assert not np.allclose(gamma, images)
+    # A gamma change keeps black black and white white, and the order of intensities.
+    np.testing.assert_array_equal(gamma[images == 0], 0)
+    row = images[0, 32, :, 0]
+    assert (np.diff(gamma[0, 32, :, 0][np.argsort(row)]) >= -1e-3).all()
+    noisy = augment(images, seed, {"noise": 0.05}).numpy()
+    assert 5 < np.std(noisy - images) < 15
+    np.testing.assert_array_equal(augment(images, seed, {"noise": 0.05}), noisy)
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    schedule = learning_rate_schedule(
+        1e-3,
+        {"name": "cosine", "warmup_epochs": 1, "final_fraction": 0.1},
+        epochs=5,
+        steps=10,
+    )
+    rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
+    assert rates[0] == pytest.approx(1e-5)
+    assert rates[1] == pytest.approx(0.5 * (1e-5 + 1e-3), rel=1e-3)
+    assert rates[2] == pytest.approx(1e-3)
+    assert rates[2] > rates[3] > rates[4] == pytest.approx(1e-4)
+    assert learning_rate_schedule(1e-3, {"name": "constant"}, 5, 10) == 1e-3
+    assert isinstance(
+        make_optimizer(schedule, {"name": "adamw"}), keras.optimizers.AdamW
+    )
 
 
 def test_balanced_class_weights():

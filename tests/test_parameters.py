@@ -58,6 +58,22 @@ def test_shipped_configuration_fits_the_schemas(env: str):
             {"classes": [{"name": "a", "alias": ["b"]}, {"name": "c"}]},
             "classes.0.alias",
         ),
+        (
+            {"image_preprocessing": {"intensity": "zscore"}},
+            "image_preprocessing.intensity",
+        ),
+        (
+            {"image_preprocessing": {"crop_to_brain": {"enabled": True}}},
+            "image_preprocessing.crop_to_brain.threshold: Field required",
+        ),
+        (
+            {"model_training": {"lr_schedule": {"name": "cosine"}}},
+            "reduce_lr must be null with lr_schedule.name 'cosine'",
+        ),
+        (
+            {"model_training": {"optimizer": {"name": "sgd"}}},
+            "model_training.optimizer.name",
+        ),
     ],
 )
 def test_wrong_parameters_are_named(change: dict, message: str):

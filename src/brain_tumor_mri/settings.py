@@ -17,4 +17,7 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # Lets conf/base/mlflow.yml read MLFLOW_TRACKING_URI from the environment.
     "custom_resolvers": {"oc.env": oc.env},
+    # An environment (conf/quick, conf/scratch) holds only the parameters that differ
+    # from base: its values are merged key by key into base's groups.
+    "merge_strategy": {"parameters": "soft"},
 }
