@@ -75,7 +75,7 @@ def main() -> None:
         return
     runs = client.search_runs(
         [experiment.experiment_id],
-        filter_string="tags.candidate != ''",
+        filter_string="tags.candidate != '' and attributes.status = 'FINISHED'",
         order_by=["start_time ASC"],
     )
     print(

@@ -264,7 +264,7 @@ def test_cache_writes_uint8_images_and_labels_per_split(
         assert list(cache["paths"]) == list(rows["path"])
     for position in (0, -1):
         path = caches["train"]["paths"][position]
-        expected = load_rgb(raw[path](), (24, 32))
+        expected = load_rgb(raw[path](), (24, 32), IMAGE_PREPROCESSING)
         np.testing.assert_array_equal(caches["train"]["images"][position], expected)
     dedup = select_test_dedup(caches["test"], split)
     assert len(dedup["labels"]) == split["test_dedup"].sum() == len(dedup["images"])
