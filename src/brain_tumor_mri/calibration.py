@@ -201,4 +201,3 @@ def screening_metrics(
         "tumour_specificity": float(tn / (tn + fp)) if tn + fp else None,
         "missed_tumours": int(fn),
     }
-

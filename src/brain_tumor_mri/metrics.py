@@ -276,7 +276,11 @@ def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, floa
         metric_name(split, key): metrics[key] for key in ("n_samples", *SCALARS)
     }
     flat.update(
-        {metric_name(split, key): metrics[key] for key in EXTRA_SCALARS if key in metrics}
+        {
+            metric_name(split, key): metrics[key]
+            for key in EXTRA_SCALARS
+            if key in metrics
+        }
     )
     for average in AVERAGES:
         short = average.removesuffix("_avg")
@@ -328,9 +332,7 @@ def summary_table(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> pd.DataF
             "brier_score": metrics["brier_score"],
             "ece": metrics["ece"],
             **{
-                key: metrics.get(key)
-                for key in EXTRA_SCALARS
-                if key in SUMMARY_COLUMNS
+                key: metrics.get(key) for key in EXTRA_SCALARS if key in SUMMARY_COLUMNS
             },
         }
         rows.append(
