@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.metrics import confusion_matrix
+from scipy.special import softmax
+from sklearn.metrics import confusion_matrix, log_loss
 
 # Search interval of log T: T from 1/100 (sharpen) to 100 (soften).
 LOG_TEMPERATURE_BOUNDS = (-math.log(100.0), math.log(100.0))
@@ -52,9 +52,16 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
 def negative_log_likelihood(
     labels: np.ndarray, probabilities: np.ndarray, temperature: float = 1.0
 ) -> float:
-    """Mean negative log-probability of the true class after scaling by ``temperature``."""
-    log_p = log_softmax(logits_from_probabilities(probabilities) / temperature, axis=-1)
-    return float(-np.mean(log_p[np.arange(len(labels)), np.asarray(labels)]))
+    """scikit-learn's log loss (mean negative log-probability of the true class) after
+    scaling by ``temperature``: the ``log_loss`` that the evaluation reports."""
+    num_classes = np.asarray(probabilities).shape[-1]
+    return float(
+        log_loss(
+            labels,
+            apply_temperature(probabilities, temperature),
+            labels=list(range(num_classes)),
+        )
+    )
 
 
 def fit_temperature(
