@@ -228,7 +228,9 @@ def test_input_example_is_a_real_png(registered_version):
         assert image.size == (64, 64)
 
 
-def test_served_model_predicts_real_images(server, images: dict, expected):
+def test_served_model_predicts_real_images(
+    server, images: dict, expected, calibration: dict
+):
     _, url = server
     response = post(url, split_payload([b64(data) for data in images.values()]))
     assert response.status_code == 200, response.text
