@@ -195,6 +195,22 @@ def _metrics_section(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def _kept(calibration: Mapping[str, Any]) -> str:
+    """How many validation images the threshold keeps, of how many."""
+    total = calibration.get("fitted_on_images")
+    coverage = calibration.get("coverage_at_threshold")
+    if total is None or coverage is None:
+        return "n/a"
+    return f"{round(coverage * total)} of {total}"
+
+
+def _negative(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> str:
+    for metrics in metrics_by_split.values():
+        if metrics.get("negative_class"):
+            return str(metrics["negative_class"])
+    return "the negative class"
+
+
 def _calibration_section(
     calibration: Mapping[str, Any] | None,
     metrics_by_split: Mapping[str, Mapping[str, Any]],
@@ -214,6 +230,7 @@ def _calibration_section(
                     "review threshold (calibrated confidence)": threshold,
                     "target accuracy on validation": calibration["target_accuracy"],
                     "target reached": calibration["target_reached"],
+                    "validation images kept at the threshold": _kept(calibration),
                 },
                 "calibration",
                 "value",
@@ -228,7 +245,8 @@ def _calibration_section(
                 "every prediction is flagged."
             )
             + " Coverage is the fraction of predictions not flagged; screening "
-            "compares any tumour against the negative class.</p>",
+            f"compares any tumour against {html.escape(_negative(metrics_by_split))}."
+            "</p>",
         ]
     rows = [
         {
