@@ -22,20 +22,16 @@ from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 from sklearn.metrics import confusion_matrix, log_loss
 
-# Search interval of log T: T from 1/100 (sharpen) to 100 (soften).
-LOG_TEMPERATURE_BOUNDS = (-math.log(100.0), math.log(100.0))
-# Smallest probability whose log is taken (a float32 softmax underflows to 0).
-_TINY = np.finfo(np.float64).tiny
-# What a model without calibration (an older run) uses: no scaling, all flagged.
-UNCALIBRATED: dict[str, Any] = {
-    "temperature": 1.0,
-    "confidence_threshold": 1.0,
-    "target_reached": False,
-}
+# Search interval of log T: T from 1/1000 (sharpen) to 1000 (soften).
+LOG_TEMPERATURE_BOUNDS = (-math.log(1000.0), math.log(1000.0))
+# Smallest probability whose log is taken: the smallest normal float32, since a float32
+# softmax underflows to 0 (logits at most ~87 below the top one).
+_TINY = float(np.finfo(np.float32).tiny)
 
 
 def logits_from_probabilities(probabilities: np.ndarray) -> np.ndarray:
-    """``log(p)`` in float64, zeros (float32 underflow) clipped to the tiniest float."""
+    """``log(p)`` in float64, with zeros (float32 underflow) clipped to the smallest
+    normal float32."""
     return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), _TINY, None))
 
 

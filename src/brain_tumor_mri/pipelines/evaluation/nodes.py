@@ -4,6 +4,7 @@ the validation split, the review threshold, and the metrics of every split."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brain_tumor_mri.calibration import (
+    LOG_TEMPERATURE_BOUNDS,
     apply_temperature,
     choose_confidence_threshold,
     fit_temperature,
@@ -79,6 +81,15 @@ def fit_validation_temperature(val_predictions: Mapping[str, np.ndarray]) -> dic
             fit["nll_before"],
             fit["nll_after"],
         )
+        if (
+            min(abs(math.log(fit["temperature"]) - b) for b in LOG_TEMPERATURE_BOUNDS)
+            < 1e-3
+        ):
+            logger.warning(
+                "The temperature %.4g is at the edge of its search interval: the "
+                "model's probabilities carry little information on validation.",
+                fit["temperature"],
+            )
     else:
         logger.warning("No validation images: the temperature stays 1 (no scaling).")
     return fit
