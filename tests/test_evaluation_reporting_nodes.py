@@ -14,10 +14,14 @@ import pytest
 from brain_tumor_mri.html_report import SECTIONS
 from brain_tumor_mri.model import build_classifier
 from brain_tumor_mri.pipelines.evaluation.nodes import (
+    calibrate_probabilities,
+    choose_review_threshold,
     collect_metrics,
     evaluate_predictions,
+    fit_validation_temperature,
     load_external_test_set,
     predict_probabilities,
+    record_calibration,
 )
 from brain_tumor_mri.pipelines.reporting.nodes import (
     SPLIT_FIGURES,
@@ -37,6 +41,17 @@ CLASSES = [
     {"name": "pituitary_tumor", "aliases": ["pituitary"]},
 ]
 NAMES = [c["name"] for c in CLASSES]
+PARAMS = {
+    "ece_bins": 10,
+    "review": {"target_accuracy": 0.95},
+    "screening": {"negative_class": "no_tumor"},
+}
+CALIBRATION = {
+    "temperature": 1.5,
+    "confidence_threshold": 0.3,
+    "target_accuracy": 0.95,
+    "target_reached": True,
+}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HISTORY = {
     "epoch": [1, 2],
@@ -143,23 +158,30 @@ def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
     }
 
     predictions = predict_probabilities(small_model, empty, {})
+    calibrated = calibrate_probabilities(predictions, CALIBRATION)
 
     assert predictions["probabilities"].shape == (0, 4)
-    assert evaluate_predictions(predictions, CLASSES, {}) == {}
+    assert calibrated["probabilities"].shape == (0, 4)
+    assert (
+        evaluate_predictions(predictions, calibrated, CALIBRATION, CLASSES, PARAMS)
+        == {}
+    )
 
 
 def test_collect_metrics_names_every_split(small_model) -> None:
-    metrics = {
-        split: evaluate_predictions(
-            predict_probabilities(small_model, split_cache(12, seed=i), {}),
+    metrics = {}
+    for i, split in enumerate(("val", "test", "test_dedup")):
+        predictions = predict_probabilities(small_model, split_cache(12, seed=i), {})
+        metrics[split] = evaluate_predictions(
+            predictions,
+            calibrate_probabilities(predictions, CALIBRATION),
+            CALIBRATION,
             CLASSES,
-            {"ece_bins": 10},
+            PARAMS,
         )
-        for i, split in enumerate(("val", "test", "test_dedup"))
-    }
 
     evaluated, summary, per_class, confusion, mlflow_metrics = collect_metrics(
-        **metrics, external={}
+        CALIBRATION, **metrics, external={}
     )
 
     assert list(evaluated) == ["val", "test", "test_dedup"]
@@ -173,12 +195,55 @@ def test_collect_metrics_names_every_split(small_model) -> None:
         "test_dedup": 12,
         "val": 12,
     }
-    for name in ("test_accuracy", "test_dedup_macro_f1", "val_roc_auc_glioma_tumor"):
+    for name in (
+        "test_accuracy",
+        "test_dedup_macro_f1",
+        "val_roc_auc_glioma_tumor",
+        "val_ece",
+        "val_ece_uncalibrated",
+        "test_tumour_sensitivity",
+        "test_tumour_specificity",
+        "test_missed_tumours",
+        "test_dedup_coverage_at_threshold",
+        "temperature",
+        "confidence_threshold",
+    ):
         assert mlflow_metrics[name] == {
             "value": pytest.approx(mlflow_metrics[name]["value"]),
             "step": 0,
         }
     assert not any(name.startswith("external") for name in mlflow_metrics)
+    assert mlflow_metrics["temperature"]["value"] == 1.5
+    for column in ("ECE uncalibrated", "tumour sensitivity", "missed tumours"):
+        assert summary[column].notna().all(), column
+
+
+def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) -> None:
+    predictions = predict_probabilities(small_model, split_cache(40, seed=3), {})
+
+    fit = fit_validation_temperature(predictions)
+    calibrated = calibrate_probabilities(predictions, fit)
+    threshold = choose_review_threshold(calibrated, PARAMS)
+    calibration = record_calibration(fit, threshold)
+
+    assert fit["nll_after"] <= fit["nll_before"]
+    np.testing.assert_array_equal(
+        calibrated["probabilities"].argmax(1), predictions["probabilities"].argmax(1)
+    )
+    np.testing.assert_array_equal(calibrated["labels"], predictions["labels"])
+    assert calibration["fitted_on"] == "val"
+    assert calibration["temperature"] == fit["temperature"]
+    json.dumps(calibration, allow_nan=False)
+    metrics = evaluate_predictions(
+        predictions, calibrated, calibration, CLASSES, PARAMS
+    )
+    assert metrics["log_loss"] == pytest.approx(fit["nll_after"], rel=1e-6)
+    assert metrics["log_loss_uncalibrated"] == pytest.approx(
+        fit["nll_before"], rel=1e-4
+    )
+    # A random small model is far from 95% accurate: everything is flagged.
+    assert not calibration["target_reached"]
+    assert metrics["coverage_at_threshold"] == 0.0
 
 
 def write_png(path, value: int) -> None:
@@ -227,8 +292,12 @@ def test_class_counts(data_split) -> None:
 
 def test_figures_and_report(small_model, data_split) -> None:
     cache = split_cache(12)
-    predictions = predict_probabilities(small_model, cache, {})
-    metrics = evaluate_predictions(predictions, CLASSES, {})
+    predictions = calibrate_probabilities(
+        predict_probabilities(small_model, cache, {}), CALIBRATION
+    )
+    metrics = evaluate_predictions(
+        predictions, predictions, CALIBRATION, CLASSES, PARAMS
+    )
     flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
 
     data_figures, data_pngs = dataset_figures(data_split, LEAKAGE, CLASSES)
@@ -245,6 +314,7 @@ def test_figures_and_report(small_model, data_split) -> None:
         data_split=data_split,
         training_history=HISTORY,
         evaluation_metrics={"test": metrics},
+        calibration=CALIBRATION,
         model_summary="Model: resnet50_classifier",
         dataset_pngs=data_pngs,
         training_pngs=history_pngs,
@@ -269,4 +339,12 @@ def test_figures_and_report(small_model, data_split) -> None:
     images = re.findall(r'<img src="data:image/png;base64,', report)
     assert len(images) == 2 + 1 + len(SPLIT_FIGURES) + 4
     assert "test: ROC curves" in report
+    assert "test: risk-coverage curve" in report
+    assert "test: missed tumours" in report
+    assert "test: reliability diagram, uncalibrated" in report
+    assert (
+        "temperature and review threshold fitted on the validation split; model "
+        "epoch chosen on validation (EarlyStopping); test and test_dedup are "
+        "measured only"
+    ) in report
     assert "Grad-CAM, class glioma_tumor" in report

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mlflow import MlflowClient
+from sklearn.metrics import log_loss
 
-from brain_tumor_mri.html_report import SECTIONS
+from brain_tumor_mri.calibration import needs_review
+from brain_tumor_mri.html_report import SECTIONS, SPLIT_ROLES
 from brain_tumor_mri.pipelines.evaluation.pipeline import SPLITS
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -18,6 +22,9 @@ SPLIT_FIGURES = (
     "precision_recall_curves",
     "confusion_matrix",
     "reliability_diagram",
+    "reliability_diagram_uncalibrated",
+    "risk_coverage",
+    "missed_tumours",
     "misclassified",
 )
 EVALUATED = ("val", "test", "test_dedup")
@@ -28,6 +35,7 @@ EXPECTED_FIGURES = {
     *(f"figures/gradcam/{name}.png" for name in CLASSES),
     *(f"figures/{split}/{name}.png" for split in EVALUATED for name in SPLIT_FIGURES),
 }
+OUTPUT = "data/07_model_output"
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +104,114 @@ def test_html_report_is_logged_with_every_section(client, quick_training_run, tm
         assert (
             quick_training_run.project_path / "data/08_reporting" / table
         ).stat().st_size > 0
+
+
+def test_calibration_metrics_are_logged(client, quick_training_run):
+    metrics = client.get_run(quick_training_run.run_id).data.metrics
+    for split in EVALUATED:
+        for name in (
+            "ece",
+            "ece_uncalibrated",
+            "log_loss_uncalibrated",
+            "coverage_at_threshold",
+            "tumour_sensitivity",
+            "tumour_specificity",
+            "missed_tumours",
+        ):
+            assert f"{split}_{name}" in metrics, f"{split}_{name}"
+    assert metrics["temperature"] > 0
+    assert 0 < metrics["confidence_threshold"] <= 1
+    assert metrics["val_log_loss"] <= metrics["val_log_loss_uncalibrated"]
+    # accuracy_at_threshold is logged only when some prediction is kept.
+    for split in EVALUATED:
+        if metrics[f"{split}_coverage_at_threshold"] > 0:
+            assert 0 <= metrics[f"{split}_accuracy_at_threshold"] <= 1
+
+
+def load_predictions(project: Path, name: str) -> dict[str, np.ndarray]:
+    folder = project / OUTPUT / name
+    return {file.stem: np.load(file) for file in folder.glob("*.npy")}
+
+
+def test_temperature_lowers_validation_nll_and_keeps_every_prediction(
+    client, quick_training_run, tmp_path
+):
+    path = client.download_artifacts(
+        quick_training_run.run_id, "calibration.json", str(tmp_path)
+    )
+    calibration = json.loads(Path(path).read_text())
+    assert calibration["fitted_on"] == "val"
+    assert calibration["target_accuracy"] == 0.95
+    project = quick_training_run.project_path
+    val = load_predictions(project, "val_predictions")
+    val_calibrated = load_predictions(project, "val_calibrated_predictions")
+    labels = val["labels"]
+    raw = val["probabilities"].astype(np.float64)
+    raw /= raw.sum(axis=1, keepdims=True)
+    before = log_loss(labels, raw, labels=range(4))
+    after = log_loss(labels, val_calibrated["probabilities"], labels=range(4))
+    assert after <= before + 1e-9
+    assert calibration["nll_calibrated"] <= calibration["nll_uncalibrated"]
+    for split in EVALUATED:
+        plain = load_predictions(project, f"{split}_predictions")
+        calibrated = load_predictions(project, f"{split}_calibrated_predictions")
+        np.testing.assert_array_equal(
+            calibrated["probabilities"].argmax(1), plain["probabilities"].argmax(1)
+        )
+        np.testing.assert_array_equal(calibrated["paths"], plain["paths"])
+    # The threshold keeps, on validation, what it was chosen to keep.
+    metrics = client.get_run(quick_training_run.run_id).data.metrics
+    kept = ~needs_review(val_calibrated["probabilities"], calibration)
+    assert kept.mean() == pytest.approx(metrics["val_coverage_at_threshold"])
+    if calibration["target_reached"]:
+        correct = val_calibrated["probabilities"].argmax(1) == labels
+        assert correct[kept].mean() >= calibration["target_accuracy"]
+    else:
+        assert calibration["confidence_threshold"] == 1.0 and not kept.any()
+
+
+def test_screening_metrics_match_a_count_of_the_test_predictions(
+    client, quick_training_run
+):
+    metrics = client.get_run(quick_training_run.run_id).data.metrics
+    test = load_predictions(
+        quick_training_run.project_path, "test_calibrated_predictions"
+    )
+    labels, predicted = test["labels"], test["probabilities"].argmax(1)
+    no_tumor = CLASSES.index("no_tumor")
+    tumour = labels != no_tumor
+    assert metrics["test_missed_tumours"] == int(
+        (tumour & (predicted == no_tumor)).sum()
+    )
+    assert metrics["test_tumour_sensitivity"] == pytest.approx(
+        (predicted[tumour] != no_tumor).mean()
+    )
+    assert metrics["test_tumour_specificity"] == pytest.approx(
+        (predicted[~tumour] == no_tumor).mean()
+    )
+    summary = (
+        quick_training_run.project_path / "data/08_reporting/evaluation_summary.csv"
+    ).read_text()
+    for column in ("ECE uncalibrated", "tumour sensitivity", "missed tumours"):
+        assert column in summary
+
+
+def test_report_says_which_split_chose_what(client, quick_training_run, tmp_path):
+    path = client.download_artifacts(
+        quick_training_run.run_id, "report.html", str(tmp_path)
+    )
+    report = Path(path).read_text(encoding="utf-8")
+    assert SPLIT_ROLES in report
+    assert SPLIT_ROLES == (
+        "temperature and review threshold fitted on the validation split; model epoch "
+        "chosen on validation (EarlyStopping); test and test_dedup are measured only"
+    )
+    for caption in (
+        "test: risk-coverage curve",
+        "test: missed tumours",
+        "val: reliability diagram, uncalibrated",
+        "val: reliability diagram, calibrated",
+        "tumour sensitivity",
+        "coverage at threshold",
+    ):
+        assert caption in report, caption

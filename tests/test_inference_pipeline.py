@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
+import logging
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import mlflow
 import numpy as np
 import pandas as pd
@@ -18,9 +21,16 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 from mlflow import MlflowClient
 from PIL import Image
 
+from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.parameters import ParameterError, check_parameters
-from brain_tumor_mri.serving import MlflowKerasModelUriDataset
+from brain_tumor_mri.serving import (
+    MlflowKerasModelUriDataset,
+    MlflowModelCalibrationDataset,
+    latest_model_uri,
+    model_run_id,
+)
+from brain_tumor_mri.tracking import MlflowKerasModelDataset, ModelWithExample
 from tests.conftest import QuickTrainingRun, copy_project
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -108,6 +118,14 @@ def _read_table(path: Path) -> pd.DataFrame:
     return table
 
 
+def run_calibration(quick: QuickTrainingRun, tmp_path: Path) -> dict:
+    """The calibration.json that the training run logged to MLflow."""
+    path = MlflowClient(quick.tracking_uri).download_artifacts(
+        quick.run_id, "calibration.json", str(tmp_path)
+    )
+    return json.loads(Path(path).read_text())
+
+
 @pytest.fixture(scope="module")
 def inference_run(
     quick_training_run: QuickTrainingRun,
@@ -167,6 +185,13 @@ def inference_run(
 
 
 @pytest.fixture(scope="module")
+def calibration(
+    quick_training_run: QuickTrainingRun, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    return run_calibration(quick_training_run, tmp_path_factory.mktemp("calibration"))
+
+
+@pytest.fixture(scope="module")
 def trained_model(quick_training_run: QuickTrainingRun):
     path = quick_training_run.project_path / "data/06_models/trained_model.keras"
     return TensorFlowModelDataset(filepath=str(path)).load()
@@ -188,6 +213,7 @@ def test_every_file_has_one_row(inference_run: InferenceRun):
         "file",
         "predicted_class",
         *PROBABILITIES,
+        "needs_review",
         "status",
         "reason",
     ]
@@ -205,8 +231,9 @@ def test_unreadable_files_have_a_status_and_a_reason(inference_run: InferenceRun
 
 
 def test_predictions_match_the_trained_model_loaded_directly(
-    inference_run: InferenceRun, trained_model
+    inference_run: InferenceRun, trained_model, calibration: dict
 ):
+    """Calibrated with the temperature of the model's run, flagged under its threshold."""
     good = _good(inference_run.table)
     size = tuple(trained_model.input_shape[1:3])
     images = np.stack(
@@ -215,17 +242,32 @@ def test_predictions_match_the_trained_model_loaded_directly(
             for file in good.index
         ]
     )
-    expected = trained_model.predict_on_batch(images)
+    raw = trained_model.predict_on_batch(images)
+    expected = apply_temperature(raw, calibration["temperature"])
     np.testing.assert_allclose(good[PROBABILITIES].to_numpy(), expected, atol=1e-5)
-    assert list(good["predicted_class"]) == [CLASSES[i] for i in expected.argmax(1)]
+    assert list(good["predicted_class"]) == [CLASSES[i] for i in raw.argmax(1)]
     np.testing.assert_allclose(good[PROBABILITIES].sum(axis=1), 1.0, atol=1e-4)
+    assert good["needs_review"].astype(bool).tolist() == list(
+        needs_review(expected, calibration)
+    )
+    assert (
+        inference_run.table.loc[
+            inference_run.table["status"] == "unreadable", "needs_review"
+        ]
+        .isna()
+        .all()
+    )
 
 
 def test_preprocessing_is_the_training_runs(
     inference_run: InferenceRun, quick_training_run: QuickTrainingRun
 ):
-    """Real test images get the probabilities that the training run's evaluation gave them."""
-    folder = quick_training_run.project_path / "data/07_model_output/test_predictions"
+    """Real test images get the calibrated probabilities that the training run's
+    evaluation gave them."""
+    folder = (
+        quick_training_run.project_path
+        / "data/07_model_output/test_calibrated_predictions"
+    )
     evaluated = dict(
         zip(
             np.load(folder / "paths.npy"),
@@ -274,6 +316,14 @@ def test_batch_prediction_starts_no_mlflow_run(inference_run: InferenceRun):
     assert inference_run.runs_after == inference_run.runs_before
 
 
+def test_log_says_which_calibration_was_used(
+    inference_run: InferenceRun, quick_training_run: QuickTrainingRun
+):
+    (message,) = [m for m in inference_run.messages if m.startswith("Calibration of")]
+    assert f"(run {quick_training_run.run_id})" in message
+    assert "temperature" in message and "review threshold" in message
+
+
 @pytest.fixture
 def tracking_uri():
     """Sets MLflow's tracking URI for one test, as kedro-mlflow does for a session."""
@@ -304,6 +354,70 @@ def test_any_mlflow_model_uri_loads_the_trained_model(
         trained_model.predict_on_batch(images),
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("kind", ["runs", "registered", "latest"])
+def test_calibration_travels_with_the_model(
+    kind: str,
+    quick_training_run: QuickTrainingRun,
+    calibration: dict,
+    tracking_uri,
+    tmp_path: Path,
+):
+    """Every kind of model URI finds the calibration fitted in the model's own run."""
+    tracking_uri(quick_training_run.tracking_uri)
+    client = MlflowClient(quick_training_run.tracking_uri)
+    uri = None
+    if kind == "runs":
+        uri = f"runs:/{quick_training_run.run_id}/model"
+    elif kind == "registered":
+        (version,) = client.search_model_versions(
+            f"name = '{REGISTERED_NAME}' and run_id = '{quick_training_run.run_id}'"
+        )
+        uri = f"models:/{REGISTERED_NAME}/{version.version}"
+    else:
+        # As kedro-mlflow does for a session: the newest finished training run.
+        mlflow.set_experiment(
+            experiment_id=client.get_run(quick_training_run.run_id).info.experiment_id
+        )
+    loaded = MlflowModelCalibrationDataset(model_uri=uri).load()
+    if uri is None:
+        # Other tests may add training runs to the store: the newest one's calibration.
+        run_id = model_run_id(latest_model_uri())
+        calibration = run_calibration(
+            QuickTrainingRun(Path(), quick_training_run.tracking_uri, run_id), tmp_path
+        )
+    assert loaded == calibration
+    assert loaded["fitted_on"] == "val"
+    assert set(loaded) >= {
+        "temperature",
+        "confidence_threshold",
+        "target_accuracy",
+        "target_reached",
+    }
+
+
+def test_a_model_without_calibration_predicts_uncalibrated_and_says_so(
+    tmp_path, tracking_uri, caplog
+):
+    """A model of a run from before calibration: no calibration, a warning."""
+    tracking_uri(f"sqlite:///{tmp_path / 'old.db'}")
+    mlflow.set_experiment("brain_tumor_mri")
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Dense(4, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(inputs)
+    )
+    with mlflow.start_run() as run:
+        MlflowKerasModelDataset(save_args={"name": "model"}).save(
+            ModelWithExample(keras.Model(inputs, outputs), np.zeros((1, 8, 8, 3)))
+        )
+    with caplog.at_level(logging.WARNING, logger="brain_tumor_mri"):
+        loaded = MlflowModelCalibrationDataset(
+            model_uri=f"runs:/{run.info.run_id}/model"
+        ).load()
+    assert loaded == {}
+    assert "has no calibration.json" in caplog.text
+    assert "uncalibrated" in caplog.text
 
 
 def test_no_training_run_is_a_clear_error(tmp_path, tracking_uri):

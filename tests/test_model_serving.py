@@ -22,6 +22,7 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 from mlflow import MlflowClient
 from PIL import Image
 
+from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.serving import decode_base64_image, images_from_request
 from tests.conftest import QuickTrainingRun
@@ -77,13 +78,31 @@ def images(quick_training_run: QuickTrainingRun, shared_data_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def expected(quick_training_run: QuickTrainingRun, images: dict) -> np.ndarray:
-    """The probabilities of the trained Keras model, loaded directly, on ``images``."""
+def calibration(
+    registry: MlflowClient,
+    quick_training_run: QuickTrainingRun,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict:
+    """The calibration.json that the training run logged."""
+    path = registry.download_artifacts(
+        quick_training_run.run_id,
+        "calibration.json",
+        str(tmp_path_factory.mktemp("calibration")),
+    )
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="module")
+def expected(
+    quick_training_run: QuickTrainingRun, images: dict, calibration: dict
+) -> np.ndarray:
+    """The probabilities of the trained Keras model, loaded directly, on ``images``,
+    calibrated with the run's temperature."""
     path = quick_training_run.project_path / "data/06_models/trained_model.keras"
     model = TensorFlowModelDataset(filepath=str(path)).load()
     size = tuple(model.input_shape[1:3])
     batch = np.stack([load_rgb(data, size) for data in images.values()])
-    return model.predict_on_batch(batch)
+    return apply_temperature(model.predict_on_batch(batch), calibration["temperature"])
 
 
 def _free_port() -> int:
@@ -177,8 +196,25 @@ def test_training_run_logged_and_registered_the_servable_model(
     assert set(info.flavors) == {"python_function"}
     assert info.signature.inputs.input_names() == ["image"]
     assert info.signature.inputs.input_types()[0].name == "string"
-    assert info.signature.outputs.input_names() == ["predicted_class", *PROBABILITIES]
+    assert info.signature.outputs.input_names() == [
+        "predicted_class",
+        *PROBABILITIES,
+        "needs_review",
+    ]
+    assert info.signature.outputs.input_types()[-1].name == "boolean"
     assert info.saved_input_example_info["type"] == "dataframe"
+
+
+def test_servable_model_carries_its_runs_calibration(
+    registered_version, calibration: dict, tmp_path: Path
+):
+    folder = mlflow.artifacts.download_artifacts(
+        f"models:/{REGISTERED_NAME}/{registered_version.version}", dst_path=tmp_path
+    )
+    artifacts = mlflow.models.Model.load(folder).flavors["python_function"]["artifacts"]
+    carried = Path(folder, artifacts["calibration"]["path"])
+    assert json.loads(carried.read_text()) == calibration
+    assert calibration["fitted_on"] == "val"
 
 
 def test_input_example_is_a_real_png(registered_version):
@@ -192,14 +228,17 @@ def test_input_example_is_a_real_png(registered_version):
         assert image.size == (64, 64)
 
 
-def test_served_model_predicts_real_images(server, images: dict, expected):
+def test_served_model_predicts_real_images(
+    server, images: dict, expected, calibration: dict
+):
     _, url = server
     response = post(url, split_payload([b64(data) for data in images.values()]))
     assert response.status_code == 200, response.text
     table = pd.DataFrame(response.json()["predictions"])
-    assert list(table.columns) == ["predicted_class", *PROBABILITIES]
+    assert list(table.columns) == ["predicted_class", *PROBABILITIES, "needs_review"]
     np.testing.assert_allclose(table[PROBABILITIES].to_numpy(), expected, atol=1e-5)
     assert list(table["predicted_class"]) == [CLASSES[i] for i in expected.argmax(1)]
+    assert table["needs_review"].tolist() == list(needs_review(expected, calibration))
 
 
 def test_served_model_takes_records_and_inputs_payloads(server, images: dict, expected):

@@ -55,6 +55,14 @@ def test_shipped_configuration_fits_the_schemas(env: str):
         ),
         ({"reporting": {"gradcam": {"alpha": 2}}}, "reporting.gradcam.alpha"),
         (
+            {"evaluation": {"review": {"target_accuracy": 1.5}}},
+            "evaluation.review.target_accuracy",
+        ),
+        (
+            {"evaluation": {"screening": {"negative_class": "healthy"}}},
+            "evaluation.screening.negative_class: 'healthy' is not a class",
+        ),
+        (
             {"classes": [{"name": "a", "alias": ["b"]}, {"name": "c"}]},
             "classes.0.alias",
         ),

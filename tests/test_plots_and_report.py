@@ -12,6 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from brain_tumor_mri import plots
+from brain_tumor_mri.calibration import risk_coverage_curve
 from brain_tumor_mri.gradcam import overlay_heatmap
 from brain_tumor_mri.html_report import SECTIONS, build_html_report
 from brain_tumor_mri.metrics import classification_metrics
@@ -145,6 +146,26 @@ def figures(predictions, metrics, history, leakage_summary, class_counts) -> dic
         ),
         "class_counts": lambda: plots.plot_class_counts(class_counts),
         "leakage_summary": lambda: plots.plot_leakage_summary(leakage_summary),
+        "risk_coverage": lambda: plots.plot_risk_coverage(
+            risk_coverage_curve(labels, probabilities),
+            {
+                "confidence_threshold": 0.6,
+                "target_accuracy": 0.9,
+                "coverage_at_threshold": 0.4,
+                "accuracy_at_threshold": 0.9,
+            },
+            "val",
+        ),
+        "missed_tumours": lambda: plots.plot_missed_tumours(
+            predictions["images"],
+            labels,
+            probabilities,
+            CLASSES,
+            "no_tumor",
+            paths=predictions["paths"],
+            max_images=8,
+            split="test",
+        ),
     }
     return {name: build() for name, build in builders.items()}
 
@@ -168,6 +189,8 @@ def texts(figure: Figure) -> str:
         "misclassified",
         "class_counts",
         "leakage_summary",
+        "risk_coverage",
+        "missed_tumours",
     ],
 )
 def test_figure_has_titles_labels_and_renders_to_png(figures, name) -> None:
@@ -177,7 +200,7 @@ def test_figure_has_titles_labels_and_renders_to_png(figures, name) -> None:
     titled = [ax for ax in figure.axes if ax.get_title()]
     assert titled or figure.get_suptitle()
     labelled = [ax for ax in figure.axes if ax.get_xlabel() or ax.get_ylabel()]
-    assert labelled or name in {"gradcam", "misclassified"}
+    assert labelled or name in {"gradcam", "misclassified", "missed_tumours"}
     png = plots.figure_to_png(figure)
     assert png.startswith(PNG_MAGIC)
     assert len(png) > 5_000
@@ -268,3 +291,42 @@ def test_html_report_is_one_file_with_every_section(
     assert "macro ROC AUC" in report
     assert f"{metrics['accuracy']:.4f}" in report
     assert "exact groups spanning splits" in report
+
+
+def test_loss_is_on_a_log_scale_so_a_huge_first_epoch_does_not_flatten_it() -> None:
+    history = {
+        "epoch": [1, 2, 3],
+        "loss": [2.1, 1.2, 0.9],
+        "val_loss": [104.0, 1.4, 1.1],
+        "accuracy": [0.4, 0.6, 0.7],
+        "val_accuracy": [0.3, 0.5, 0.6],
+        "learning_rate": [1e-3, 1e-3, 3e-4],
+    }
+
+    accuracy_ax, loss_ax, _ = plots.plot_training_history(history).axes
+
+    assert loss_ax.get_yscale() == "log"
+    assert accuracy_ax.get_yscale() == "linear"
+    assert "log scale" in loss_ax.get_ylabel()
+
+
+def test_missed_tumours_figure_counts_tumours_predicted_negative() -> None:
+    labels = np.array([0, 1, 2, 3])
+    probabilities = np.array(
+        [
+            [0.1, 0.1, 0.7, 0.1],  # glioma predicted no_tumor: missed
+            [0.1, 0.7, 0.1, 0.1],
+            [0.1, 0.1, 0.7, 0.1],
+            [0.1, 0.1, 0.6, 0.2],  # pituitary predicted no_tumor: missed
+        ]
+    )
+    images = np.zeros((4, 8, 8, 3), np.uint8)
+
+    figure = plots.plot_missed_tumours(
+        images, labels, probabilities, CLASSES, "no_tumor", split="test"
+    )
+
+    assert "2 of 3" in figure.get_suptitle()
+    shown = texts(figure)
+    assert "true: glioma_tumor" in shown and "true: pituitary_tumor" in shown
+    assert "no_tumor: 0.70" in shown

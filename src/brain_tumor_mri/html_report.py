@@ -26,11 +26,30 @@ SECTIONS = {
     "model": "Model and parameters",
     "training": "Training curves",
     "metrics": "Metrics per split",
+    "calibration": "Calibration, review threshold and screening",
     "figures": "Figures",
     "gradcam": "Grad-CAM gallery",
 }
 
 Image = Figure | bytes
+
+# Which split chose what; stated in the report.
+SPLIT_ROLES = (
+    "temperature and review threshold fitted on the validation split; model epoch "
+    "chosen on validation (EarlyStopping); test and test_dedup are measured only"
+)
+CALIBRATION_COLUMNS = {
+    "n_samples": "images",
+    "ece_uncalibrated": "ECE uncalibrated",
+    "ece": "ECE calibrated",
+    "log_loss_uncalibrated": "log loss uncalibrated",
+    "log_loss": "log loss calibrated",
+    "coverage_at_threshold": "coverage at threshold",
+    "accuracy_at_threshold": "accuracy at threshold",
+    "tumour_sensitivity": "tumour sensitivity",
+    "tumour_specificity": "tumour specificity",
+    "missed_tumours": "missed tumours",
+}
 
 PAGE = Template("""<!DOCTYPE html>
 <html lang="en">
@@ -176,6 +195,72 @@ def _metrics_section(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def _kept(calibration: Mapping[str, Any]) -> str:
+    """How many validation images the threshold keeps, of how many."""
+    total = calibration.get("fitted_on_images")
+    coverage = calibration.get("coverage_at_threshold")
+    if total is None or coverage is None:
+        return "n/a"
+    return f"{round(coverage * total)} of {total}"
+
+
+def _negative(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> str:
+    for metrics in metrics_by_split.values():
+        if metrics.get("negative_class"):
+            return str(metrics["negative_class"])
+    return "the negative class"
+
+
+def _calibration_section(
+    calibration: Mapping[str, Any] | None,
+    metrics_by_split: Mapping[str, Mapping[str, Any]],
+) -> str:
+    parts = [
+        f"<p><strong>Which split chose what:</strong> {html.escape(SPLIT_ROLES)}.</p>"
+    ]
+    if calibration:
+        threshold = calibration["confidence_threshold"]
+        parts += [
+            _key_values(
+                {
+                    "temperature (T)": calibration["temperature"],
+                    "fitted on": calibration.get("fitted_on", "val"),
+                    "validation NLL uncalibrated": calibration.get("nll_uncalibrated"),
+                    "validation NLL calibrated": calibration.get("nll_calibrated"),
+                    "review threshold (calibrated confidence)": threshold,
+                    "target accuracy on validation": calibration["target_accuracy"],
+                    "target reached": calibration["target_reached"],
+                    "validation images kept at the threshold": _kept(calibration),
+                },
+                "calibration",
+                "value",
+            ),
+            "<p>Calibrated probabilities are softmax(log(p) / T); the predicted class "
+            "is unchanged. A prediction needs review when its confidence (highest "
+            "calibrated probability) is under the threshold"
+            + (
+                "."
+                if calibration["target_reached"]
+                else ": no threshold reached the target accuracy on validation, so "
+                "every prediction is flagged."
+            )
+            + " Coverage is the fraction of predictions not flagged; screening "
+            f"compares any tumour against {html.escape(_negative(metrics_by_split))}."
+            "</p>",
+        ]
+    rows = [
+        {
+            "split": split,
+            **{name: metrics.get(key) for key, name in CALIBRATION_COLUMNS.items()},
+        }
+        for split, metrics in metrics_by_split.items()
+    ]
+    parts.append(
+        html_table(pd.DataFrame(rows, columns=["split", *CALIBRATION_COLUMNS.values()]))
+    )
+    return "\n".join(parts)
+
+
 def build_html_report(
     *,
     title: str,
@@ -186,6 +271,7 @@ def build_html_report(
     training_history: Mapping[str, Sequence[float]],
     metrics_by_split: Mapping[str, Mapping[str, Any]],
     dataset_figures: Mapping[str, Image],
+    calibration: Mapping[str, Any] | None = None,
     training_figures: Mapping[str, Image],
     evaluation_figures: Mapping[str, Image],
     gradcam_figures: Mapping[str, Image],
@@ -199,6 +285,7 @@ def build_html_report(
         _section("model", _model_section(parameters, model_summary)),
         _section("training", _training_section(training_history, training_figures)),
         _section("metrics", _metrics_section(metrics_by_split)),
+        _section("calibration", _calibration_section(calibration, metrics_by_split)),
         _section("figures", _figures(evaluation_figures) or "<p>No figures.</p>"),
         _section("gradcam", _figures(gradcam_figures) or "<p>No Grad-CAM figures.</p>"),
     ]
@@ -208,7 +295,7 @@ def build_html_report(
     )
     return PAGE.substitute(
         title=html.escape(title),
-        run_info=_key_values(dict(run_info), "run", "value") if run_info else "",
+        run_info=_key_values({**run_info, "splits": SPLIT_ROLES}, "run", "value"),
         contents=contents,
         sections="\n".join(sections),
     )

@@ -31,6 +31,18 @@ from sklearn.metrics import (
 PER_CLASS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 AVERAGES = ("macro_avg", "weighted_avg", "micro_avg")
 SCALARS = ("accuracy", "balanced_accuracy", "log_loss", "brier_score", "ece")
+# Scalars that the evaluation adds to a split's metrics (calibration, review threshold
+# and screening; see ``pipelines/evaluation/nodes.py``), logged when present.
+EXTRA_SCALARS = (
+    "log_loss_uncalibrated",
+    "brier_score_uncalibrated",
+    "ece_uncalibrated",
+    "coverage_at_threshold",
+    "accuracy_at_threshold",
+    "tumour_sensitivity",
+    "tumour_specificity",
+    "missed_tumours",
+)
 SUMMARY_COLUMNS = {
     "n_samples": "images",
     "accuracy": "accuracy",
@@ -40,6 +52,13 @@ SUMMARY_COLUMNS = {
     "log_loss": "log loss",
     "brier_score": "Brier score",
     "ece": "ECE",
+    "log_loss_uncalibrated": "log loss uncalibrated",
+    "ece_uncalibrated": "ECE uncalibrated",
+    "coverage_at_threshold": "coverage at threshold",
+    "accuracy_at_threshold": "accuracy at threshold",
+    "tumour_sensitivity": "tumour sensitivity",
+    "tumour_specificity": "tumour specificity",
+    "missed_tumours": "missed tumours",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
@@ -246,7 +265,9 @@ def metric_name(*parts: str) -> str:
 def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, float]:
     """Split-prefixed scalar metrics for MLflow, undefined (None, NaN) ones left out.
 
-    Names: ``{split}_{metric}`` (``test_accuracy``, ``test_ece``, ``test_n_samples``),
+    Names: ``{split}_{metric}`` (``test_accuracy``, ``test_ece``, ``test_n_samples``,
+    and the ``EXTRA_SCALARS`` a split has: ``test_ece_uncalibrated``,
+    ``test_tumour_sensitivity``, ``test_coverage_at_threshold``, ...),
     ``{split}_{average}_{metric}`` (``test_dedup_macro_f1``, ``val_micro_roc_auc``)
     and ``{split}_{metric}_{class}`` (``val_roc_auc_glioma_tumor``,
     ``test_precision_no_tumor``).
@@ -254,6 +275,13 @@ def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, floa
     flat: dict[str, Any] = {
         metric_name(split, key): metrics[key] for key in ("n_samples", *SCALARS)
     }
+    flat.update(
+        {
+            metric_name(split, key): metrics[key]
+            for key in EXTRA_SCALARS
+            if key in metrics
+        }
+    )
     for average in AVERAGES:
         short = average.removesuffix("_avg")
         for key, value in metrics[average].items():
@@ -303,6 +331,9 @@ def summary_table(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> pd.DataF
             "log_loss": metrics["log_loss"],
             "brier_score": metrics["brier_score"],
             "ece": metrics["ece"],
+            **{
+                key: metrics.get(key) for key in EXTRA_SCALARS if key in SUMMARY_COLUMNS
+            },
         }
         rows.append(
             {"split": split, **{SUMMARY_COLUMNS[k]: v for k, v in values.items()}}

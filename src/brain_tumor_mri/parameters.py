@@ -53,11 +53,21 @@ class ImagePreprocessingParams(StrictModel):
     intensity: Literal["percentile", "clahe"] | None = None
 
 
+class ReviewParams(StrictModel):
+    target_accuracy: float = Field(gt=0, le=1)
+
+
+class ScreeningParams(StrictModel):
+    negative_class: str = Field(min_length=1)
+
+
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
     external_test_dir: str | None = None
+    review: ReviewParams
+    screening: ScreeningParams
 
 
 class GradcamParams(StrictModel):
@@ -69,6 +79,7 @@ class GradcamParams(StrictModel):
 
 class ReportingParams(StrictModel):
     misclassified_examples: int = Field(ge=0)
+    missed_tumour_examples: int = Field(ge=0)
     gradcam: GradcamParams
 
 
@@ -117,6 +128,14 @@ def check_parameters(params: dict[str, Any]) -> None:
     names = [entry.get("name") for entry in classes if isinstance(entry, dict)]
     if len(set(names)) != len(names):
         problems.append(f"classes: names must be unique (got {names})")
+    negative = ((params.get("evaluation") or {}).get("screening") or {}).get(
+        "negative_class"
+    )
+    if names and isinstance(negative, str) and negative not in names:
+        problems.append(
+            f"evaluation.screening.negative_class: '{negative}' is not a class "
+            f"(classes: {names})"
+        )
     external = (params.get("evaluation") or {}).get("external_test_dir")
     if isinstance(external, str) and not Path(external).is_dir():
         problems.append(

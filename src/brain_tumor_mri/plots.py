@@ -61,7 +61,11 @@ def plot_message(message: str) -> Figure:
 
 
 def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Training and validation accuracy and loss per epoch, and the learning rate."""
+    """Training and validation accuracy and loss per epoch, and the learning rate.
+
+    The loss is on a log scale, so that one huge value (the first validation loss of
+    a model trained from random weights can be ~100) does not flatten the rest.
+    """
     epochs = list(history.get("epoch") or range(1, len(history["loss"]) + 1))
     figure = Figure(figsize=(15, 4.5), layout="constrained")
     axes = figure.subplots(1, 3)
@@ -81,7 +85,10 @@ def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
         if best is not None:
             ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
         ax.set(title=f"{label} per epoch", xlabel="Epoch", ylabel=label)
-        ax.grid(alpha=0.3)
+        if metric == "loss" and _positive(history, metric):
+            ax.set_yscale("log")
+            ax.set(title="Loss per epoch (log scale)", ylabel="Loss (log scale)")
+        ax.grid(alpha=0.3, which="both")
         ax.legend()
     if history.get("learning_rate"):
         axes[2].plot(epochs, history["learning_rate"], "o-", color="tab:green")
@@ -93,6 +100,17 @@ def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
         _no_data(axes[2], "No learning rate recorded")
     figure.suptitle("Training history")
     return figure
+
+
+def _positive(history: Mapping[str, Sequence[float]], metric: str) -> bool:
+    """Whether the metric has values, all of them positive (so a log scale fits)."""
+    values = [
+        v
+        for key in (metric, f"val_{metric}")
+        for v in (history.get(key) or [])
+        if v is not None and np.isfinite(v)
+    ]
+    return bool(values) and min(values) > 0
 
 
 def plot_per_class_metrics(
@@ -257,9 +275,12 @@ def plot_confusion_matrices(
 
 
 def plot_reliability_diagram(
-    metrics: Mapping[str, Any], split: str | None = None
+    metrics: Mapping[str, Any], split: str | None = None, label: str = ""
 ) -> Figure:
-    """Accuracy against top-label confidence per bin, with the ECE, and bin counts."""
+    """Accuracy against top-label confidence per bin, with the ECE, and bin counts.
+
+    ``label`` (``"calibrated, T=1.8"``, ``"uncalibrated"``) joins the title.
+    """
     bins = metrics["reliability"]
     lower = np.array([b["lower"] for b in bins])
     width = np.array([b["upper"] - b["lower"] for b in bins])
@@ -291,7 +312,9 @@ def plot_reliability_diagram(
     top.set(ylabel="Accuracy", xlim=(0, 1), ylim=(0, 1.05))
     top.set_title(
         _split_title(
-            f"Reliability diagram — ECE {metrics['ece']:.3f} ({len(bins)} bins)", split
+            f"Reliability diagram{f', {label}' if label else ''} — "
+            f"ECE {metrics['ece']:.3f} ({len(bins)} bins)",
+            split,
         )
     )
     top.legend(loc="upper left")
@@ -468,6 +491,112 @@ def plot_leakage_summary(summary: Mapping[str, Any]) -> Figure:
             ""
             if distance is None
             else f" (near duplicates: pHash distance <= {distance})"
+        )
+    )
+    return figure
+
+
+def plot_risk_coverage(
+    curve: Mapping[str, np.ndarray],
+    review: Mapping[str, Any],
+    split: str | None = None,
+) -> Figure:
+    """Accuracy of the predictions kept against the fraction kept (most confident
+    first), the target accuracy, and the point of the review threshold.
+
+    ``curve`` is ``calibration.risk_coverage_curve``'s; ``review`` holds the split's
+    ``confidence_threshold``, ``target_accuracy``, ``coverage_at_threshold`` and
+    ``accuracy_at_threshold``.
+    """
+    threshold = float(review["confidence_threshold"])
+    target_accuracy = float(review["target_accuracy"])
+    coverage = review.get("coverage_at_threshold")
+    accuracy = review.get("accuracy_at_threshold")
+    figure = Figure(figsize=(7.5, 5.5), layout="constrained")
+    ax = figure.subplots()
+    if len(curve["coverage"]):
+        ax.step(
+            np.r_[0.0, curve["coverage"]],
+            np.r_[curve["accuracy"][0], curve["accuracy"]],
+            where="pre",
+            label="accuracy of the predictions kept",
+        )
+    ax.axhline(
+        target_accuracy,
+        color="tab:red",
+        linestyle="--",
+        label=f"target accuracy {target_accuracy:.2f} (chosen on validation)",
+    )
+    if coverage:
+        ax.plot(
+            [coverage],
+            [accuracy],
+            "o",
+            color="black",
+            markersize=8,
+            label=f"threshold {threshold:.3f}: coverage {coverage:.2f}, "
+            f"accuracy {accuracy:.2f}",
+        )
+    else:
+        ax.plot([], [], " ", label=f"threshold {threshold:.3f}: everything flagged")
+    ax.set(
+        xlabel="Coverage (fraction of predictions kept, most confident first)",
+        ylabel="Accuracy of the kept predictions",
+        xlim=(0, 1.02),
+        ylim=(0, 1.05),
+    )
+    ax.set_title(
+        _split_title(
+            "Risk-coverage curve (confidence: highest calibrated probability)", split
+        )
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    return figure
+
+
+def plot_missed_tumours(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    negative_class: str,
+    *,
+    paths: Sequence[str] | None = None,
+    max_images: int = 16,
+    split: str | None = None,
+) -> Figure:
+    """Tumour images predicted ``negative_class``, most confident first, each with its
+    true class and the probability of every class."""
+    labels = np.asarray(labels)
+    probabilities = np.asarray(probabilities)
+    negative = list(class_names).index(negative_class)
+    predicted = probabilities.argmax(axis=1)
+    missed = np.flatnonzero((labels != negative) & (predicted == negative))
+    total = len(missed)
+    missed = missed[np.argsort(-probabilities[missed, negative], kind="stable")]
+    missed = missed[:max_images]
+    columns = min(4, max(1, len(missed)))
+    rows = max(1, int(np.ceil(len(missed) / columns)))
+    figure = Figure(figsize=(3.4 * columns, 4.0 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
+    for ax, index in zip(axes, missed, strict=False):
+        name = f"{PurePosixPath(str(paths[index])).name}\n" if paths is not None else ""
+        lines = "\n".join(
+            f"{c}: {p:.2f}"
+            for c, p in zip(class_names, probabilities[index], strict=True)
+        )
+        _show(ax, images[index], f"{name}true: {class_names[labels[index]]}\n{lines}")
+    for ax in axes[len(missed) :]:
+        ax.set_axis_off()
+    if not total:
+        _no_data(axes[0], f"No tumour predicted {negative_class}")
+    tumours = int((labels != negative).sum())
+    figure.suptitle(
+        _split_title(
+            f"Missed tumours (tumour images predicted {negative_class}): {total} of "
+            f"{tumours}, {len(missed)} shown",
+            split,
         )
     )
     return figure

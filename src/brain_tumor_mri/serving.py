@@ -2,7 +2,10 @@
 
 ``ImageClassifier`` is an MLflow pyfunc: its input is a DataFrame with one string column
 ``image`` (each a base64-encoded JPEG or PNG of any size and colour mode), its output the
-``predicted_class`` and one ``probability_<class>`` column per class. It decodes and
+``predicted_class``, one calibrated ``probability_<class>`` column per class and
+``needs_review`` (the confidence is under the review threshold); the temperature and the
+threshold are those fitted in the model's training run (``calibration.json``, carried
+as an artifact of the servable model). It decodes and
 resizes each image with ``brain_tumor_mri.images.load_rgb`` to the Keras model's own
 input size, as preprocessing did for training, so serving never drifts from training.
 A payload it cannot use raises an ``MlflowException`` with ``INVALID_PARAMETER_VALUE``,
@@ -18,9 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,12 +41,17 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from PIL import Image
 
 import brain_tumor_mri
+from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.images import ImageReadError, load_rgb
 
 logger = logging.getLogger(__name__)
 
 INPUT_COLUMN = "image"
 KERAS_ARTIFACT = "keras_model"
+CALIBRATION_ARTIFACT = "calibration"
+# The training run's artifact that holds the temperature and the review threshold.
+CALIBRATION_FILE = "calibration.json"
+REVIEW_COLUMN = "needs_review"
 # Distributions that the served model imports, pinned to the running versions; mlflow
 # is added by MLflow itself.
 REQUIREMENTS = (
@@ -77,18 +86,28 @@ def probability_columns(classes: Sequence[str]) -> list[str]:
     return [f"probability_{name}" for name in classes]
 
 
-def prediction_frame(probabilities: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
-    """The predicted class and the probability of each class, one row per image."""
+def prediction_frame(
+    probabilities: np.ndarray,
+    classes: Sequence[str],
+    calibration: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The predicted class, the calibrated probability of each class and
+    ``needs_review``, one row per image.
+
+    ``probabilities`` are the model's own; ``calibration`` (``calibration.json``)
+    gives the temperature and the review threshold. Without it the probabilities stay
+    as they are and every row needs review.
+    """
     if probabilities.shape[-1] != len(classes):
         raise ValueError(
             f"The model has {probabilities.shape[-1]} outputs but {len(classes)} classes "
             f"are configured ({list(classes)})."
         )
-    frame = pd.DataFrame(
-        np.asarray(probabilities, dtype=np.float32),
-        columns=probability_columns(classes),
-    )
-    frame.insert(0, "predicted_class", np.asarray(classes)[probabilities.argmax(-1)])
+    temperature = float((calibration or {}).get("temperature", 1.0))
+    calibrated = apply_temperature(probabilities, temperature)
+    frame = pd.DataFrame(calibrated, columns=probability_columns(classes))
+    frame.insert(0, "predicted_class", np.asarray(classes)[calibrated.argmax(-1)])
+    frame[REVIEW_COLUMN] = needs_review(calibrated, calibration)
     return frame
 
 
@@ -151,17 +170,30 @@ class ImageClassifier(PythonModel):
     """
 
     def __init__(
-        self, model: keras.Model | None = None, classes: Sequence[str] = ()
+        self,
+        model: keras.Model | None = None,
+        classes: Sequence[str] = (),
+        calibration: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.classes = list(classes)
+        self.calibration = dict(calibration) if calibration else None
 
     def load_context(self, context: PythonModelContext) -> None:
-        """Load the Keras model (built-in layers only) and the class names."""
+        """Load the Keras model (built-in layers only), the class names and the
+        calibration of the training run."""
         self.model = keras.saving.load_model(
             context.artifacts[KERAS_ARTIFACT], compile=False, safe_mode=True
         )
         self.classes = list(context.model_config["class_names"])
+        calibration_file = context.artifacts.get(CALIBRATION_ARTIFACT)
+        if calibration_file:
+            self.calibration = json.loads(Path(calibration_file).read_text())
+        else:
+            logger.warning(
+                "The servable model has no calibration: its probabilities are "
+                "uncalibrated and every prediction needs review."
+            )
         # Build the predict function before requests arrive, possibly several at once.
         self.model.predict(
             np.zeros((1, *image_size(self.model), 3), np.uint8), verbose=0
@@ -173,18 +205,21 @@ class ImageClassifier(PythonModel):
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        """The predicted class and the class probabilities of each image."""
+        """The predicted class, the calibrated class probabilities and
+        ``needs_review`` of each image."""
         images = images_from_request(model_input, image_size(self.model))
         probabilities = self.model.predict(images, batch_size=BATCH_SIZE, verbose=0)
-        return prediction_frame(probabilities, self.classes)
+        return prediction_frame(probabilities, self.classes, self.calibration)
 
 
 class ServableModel(NamedTuple):
-    """What the servable model is made of: the Keras model, the classes and an example."""
+    """What the servable model is made of: the Keras model, the classes, an example
+    and the calibration (temperature, review threshold) of its training run."""
 
     model: keras.Model
     classes: list[str]
     example_image: bytes
+    calibration: dict[str, Any] | None = None
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -236,16 +271,23 @@ class MlflowServableModelDataset(AbstractDataset[ServableModel, Any]):
         example = pd.DataFrame(
             {INPUT_COLUMN: [base64.b64encode(data.example_image).decode("ascii")]}
         )
-        output = ImageClassifier(data.model, data.classes).predict(None, example)
+        output = ImageClassifier(data.model, data.classes, data.calibration).predict(
+            None, example
+        )
         with tempfile.TemporaryDirectory() as folder:
             keras_path = Path(folder, "model.keras")
             data.model.save(keras_path)
             code_path = Path(folder, "image_classifier.py")
             code_path.write_text(MODEL_CODE)
+            artifacts = {KERAS_ARTIFACT: str(keras_path)}
+            if data.calibration:
+                calibration_path = Path(folder, CALIBRATION_FILE)
+                calibration_path.write_text(json.dumps(data.calibration, indent=2))
+                artifacts[CALIBRATION_ARTIFACT] = str(calibration_path)
             self.model_info = mlflow.pyfunc.log_model(
                 name=self._name,
                 python_model=str(code_path),
-                artifacts={KERAS_ARTIFACT: str(keras_path)},
+                artifacts=artifacts,
                 code_paths=[str(Path(brain_tumor_mri.__file__).parent)],
                 # MLflow also logs the model config as run parameters.
                 model_config={"class_names": list(data.classes)},
@@ -343,6 +385,82 @@ class MlflowKerasModelUriDataset(AbstractDataset[None, keras.Model]):
 
     def save(self, data: None) -> None:
         raise DatasetError("MlflowKerasModelUriDataset is read-only.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"model_uri": self._model_uri, "model_name": self._model_name}
+
+
+def model_run_id(model_uri: str) -> str | None:
+    """The id of the run that logged the MLflow model at ``model_uri`` (any URI;
+    for ``models:/<name>/<version>`` the registry resolves it)."""
+    return Model.load(model_uri).run_id
+
+
+def load_run_calibration(run_id: str) -> dict[str, Any] | None:
+    """The ``calibration.json`` of a training run; None if the run has none."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=CALIBRATION_FILE, dst_path=folder
+            )
+        except (MlflowException, OSError):
+            return None
+        return json.loads(Path(path).read_text())
+
+
+class MlflowModelCalibrationDataset(AbstractDataset[None, dict[str, Any]]):
+    """Loads the calibration (``calibration.json``) of the run that logged a model.
+
+    ``model_uri`` is resolved as in ``MlflowKerasModelUriDataset`` (None: the model
+    ``model_name`` of the newest finished training run); the calibration is that
+    run's, so it is the one fitted for that model. A model whose run has none (a run
+    from before calibration) loads ``{}``, and the log says that its predictions are
+    uncalibrated and all need review. Read-only.
+
+    Example:
+        >>> MlflowModelCalibrationDataset(
+        ...     model_uri="models:/brain_tumor_mri_classifier/1"
+        ... ).load()["temperature"]
+    """
+
+    def __init__(
+        self,
+        model_uri: str | None = None,
+        model_name: str = "model",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._model_uri = model_uri
+        self._model_name = model_name
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Any]:
+        uri = self._model_uri or latest_model_uri(self._model_name)
+        run_id = model_run_id(uri)
+        calibration = load_run_calibration(run_id) if run_id else None
+        if not calibration:
+            logger.warning(
+                "The model '%s' (run %s) has no %s: its probabilities are "
+                "uncalibrated and every prediction is flagged for review.",
+                uri,
+                run_id,
+                CALIBRATION_FILE,
+            )
+            return {}
+        logger.info(
+            "Calibration of the model '%s' (run %s): temperature %.4g, review "
+            "threshold %.4f (target accuracy %.3f on %s, %s).",
+            uri,
+            run_id,
+            calibration["temperature"],
+            calibration["confidence_threshold"],
+            calibration["target_accuracy"],
+            calibration.get("fitted_on", "val"),
+            "reached" if calibration.get("target_reached") else "not reached",
+        )
+        return calibration
+
+    def save(self, data: None) -> None:
+        raise DatasetError("MlflowModelCalibrationDataset is read-only.")
 
     def _describe(self) -> dict[str, Any]:
         return {"model_uri": self._model_uri, "model_name": self._model_name}

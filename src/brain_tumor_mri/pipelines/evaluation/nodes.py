@@ -1,8 +1,10 @@
-"""Nodes of the evaluation pipeline: class probabilities per split, and their metrics."""
+"""Nodes of the evaluation pipeline: class probabilities per split, their calibration on
+the validation split, the review threshold, and the metrics of every split."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,14 @@ import keras
 import numpy as np
 import pandas as pd
 
+from brain_tumor_mri.calibration import (
+    LOG_TEMPERATURE_BOUNDS,
+    apply_temperature,
+    choose_confidence_threshold,
+    fit_temperature,
+    review_metrics,
+    screening_metrics,
+)
 from brain_tumor_mri.classes import class_names, folder_to_class
 from brain_tumor_mri.images import ImageReadError, load_rgb
 from brain_tumor_mri.metrics import (
@@ -59,32 +69,149 @@ def predict_probabilities(
     }
 
 
+def fit_validation_temperature(val_predictions: Mapping[str, np.ndarray]) -> dict:
+    """The temperature that minimises the validation split's NLL (``fit_temperature``),
+    with the NLL before and after."""
+    fit = fit_temperature(val_predictions["labels"], val_predictions["probabilities"])
+    if fit["n"]:
+        logger.info(
+            "Temperature %.4g fitted on %d validation images: NLL %.4f -> %.4f.",
+            fit["temperature"],
+            fit["n"],
+            fit["nll_before"],
+            fit["nll_after"],
+        )
+        if (
+            min(abs(math.log(fit["temperature"]) - b) for b in LOG_TEMPERATURE_BOUNDS)
+            < 1e-3
+        ):
+            logger.warning(
+                "The temperature %.4g is at the edge of its search interval: the "
+                "model's probabilities carry little information on validation.",
+                fit["temperature"],
+            )
+    else:
+        logger.warning("No validation images: the temperature stays 1 (no scaling).")
+    return fit
+
+
+def calibrate_probabilities(
+    predictions: Mapping[str, np.ndarray], temperature_fit: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    """The split's predictions with temperature-scaled (float64) probabilities."""
+    return {
+        "probabilities": apply_temperature(
+            predictions["probabilities"], float(temperature_fit["temperature"])
+        ),
+        "labels": np.asarray(predictions["labels"], dtype=np.int64),
+        "paths": np.asarray(predictions["paths"], dtype=str),
+    }
+
+
+def choose_review_threshold(
+    val_calibrated_predictions: Mapping[str, np.ndarray], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The lowest calibrated confidence at which the validation predictions kept reach
+    ``params["review"]["target_accuracy"]``; 1.0 (everything flagged) if none does."""
+    target = float(params["review"]["target_accuracy"])
+    choice = choose_confidence_threshold(
+        val_calibrated_predictions["labels"],
+        val_calibrated_predictions["probabilities"],
+        target,
+    )
+    if choice["target_reached"]:
+        logger.info(
+            "Review threshold %.4f: validation predictions at or above it (%.1f%%) "
+            "are %.1f%% accurate (target %.1f%%).",
+            choice["confidence_threshold"],
+            100 * choice["coverage"],
+            100 * choice["accuracy"],
+            100 * target,
+        )
+    else:
+        logger.warning(
+            "No confidence threshold reaches the target accuracy %.1f%% on the "
+            "validation split: the threshold is 1.0 and every prediction is flagged "
+            "for review.",
+            100 * target,
+        )
+    return choice
+
+
+def record_calibration(
+    temperature_fit: Mapping[str, Any], review_threshold: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What travels with the model (``calibration.json``): the temperature, the review
+    threshold, its target accuracy and the split both were fitted on."""
+    return {
+        "temperature": float(temperature_fit["temperature"]),
+        "confidence_threshold": float(review_threshold["confidence_threshold"]),
+        "target_accuracy": float(review_threshold["target_accuracy"]),
+        "target_reached": bool(review_threshold["target_reached"]),
+        "fitted_on": "val",
+        "fitted_on_images": int(temperature_fit["n"]),
+        "nll_uncalibrated": temperature_fit["nll_before"],
+        "nll_calibrated": temperature_fit["nll_after"],
+        "coverage_at_threshold": review_threshold["coverage"],
+        "accuracy_at_threshold": review_threshold["accuracy"],
+    }
+
+
 def evaluate_predictions(
     predictions: Mapping[str, np.ndarray],
+    calibrated_predictions: Mapping[str, np.ndarray],
+    calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Every metric of one split (see ``classification_metrics``); {} for an empty split."""
-    if len(predictions["labels"]) == 0:
+    """Every metric of one split; {} for an empty split.
+
+    The metrics of ``classification_metrics`` on the calibrated probabilities (the
+    accuracy and confusion matrix are those of the model: calibration keeps the
+    argmax), plus ``ece_uncalibrated``, ``log_loss_uncalibrated``,
+    ``brier_score_uncalibrated`` and ``reliability_uncalibrated`` of the model's own
+    probabilities, the review threshold's ``coverage_at_threshold`` and
+    ``accuracy_at_threshold``, and the screening metrics (``screening_metrics``:
+    any tumour against ``params["screening"]["negative_class"]``).
+    """
+    labels = predictions["labels"]
+    if len(labels) == 0:
         return {}
-    return classification_metrics(
-        predictions["labels"],
-        predictions["probabilities"],
-        class_names(classes),
-        ece_bins=int(params.get("ece_bins", 15)),
+    names = class_names(classes)
+    bins = int(params.get("ece_bins", 15))
+    calibrated = calibrated_predictions["probabilities"]
+    metrics = classification_metrics(labels, calibrated, names, ece_bins=bins)
+    uncalibrated = classification_metrics(
+        labels, predictions["probabilities"], names, ece_bins=bins
     )
+    negative = params.get("screening", {}).get("negative_class", "no_tumor")
+    return {
+        **metrics,
+        "log_loss_uncalibrated": uncalibrated["log_loss"],
+        "brier_score_uncalibrated": uncalibrated["brier_score"],
+        "ece_uncalibrated": uncalibrated["ece"],
+        "reliability_uncalibrated": uncalibrated["reliability"],
+        "temperature": float(calibration["temperature"]),
+        "confidence_threshold": float(calibration["confidence_threshold"]),
+        "target_accuracy": float(calibration["target_accuracy"]),
+        **review_metrics(labels, calibrated, calibration),
+        "negative_class": negative,
+        **screening_metrics(labels, calibrated, names, negative),
+    }
 
 
 def collect_metrics(
+    calibration: Mapping[str, Any] | None = None,
     **metrics_by_split: Mapping[str, Any],
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """The metrics of every evaluated split, as JSON, three tables and MLflow metrics.
 
-    Keyword names are the splits (``val``, ``test``, ``test_dedup``, ``external``);
-    empty splits (an absent external test set) are left out. Returns the metrics by
-    split, one summary row per split, the per-class table and the confusion matrices
-    (long format) of every split, and ``{name: {"value": v, "step": 0}}`` for
-    kedro-mlflow's ``MlflowMetricsHistoryDataset``.
+    Other keyword names are the splits (``val``, ``test``, ``test_dedup``,
+    ``external``); empty splits (an absent external test set) are left out. Returns
+    the metrics by split, one summary row per split, the per-class table and the
+    confusion matrices (long format) of every split, and ``{name: {"value": v,
+    "step": 0}}`` for kedro-mlflow's ``MlflowMetricsHistoryDataset``, with the
+    ``temperature`` and ``confidence_threshold`` of ``calibration``.
     """
     evaluated = {split: dict(m) for split, m in metrics_by_split.items() if m}
     per_class = [
@@ -107,14 +234,24 @@ def collect_metrics(
         for split, metrics in evaluated.items()
         for name, value in flatten_for_mlflow(metrics, split).items()
     }
+    for name in ("temperature", "confidence_threshold"):
+        if calibration and calibration.get(name) is not None:
+            mlflow_metrics[name] = {"value": float(calibration[name]), "step": 0}
     for split, metrics in evaluated.items():
         logger.info(
-            "%s: accuracy %.4f, macro F1 %.4f, macro ROC AUC %s, ECE %.4f (%d images).",
+            "%s: accuracy %.4f, macro F1 %.4f, macro ROC AUC %s, ECE %.4f "
+            "(uncalibrated %s), tumour sensitivity %s, specificity %s, missed tumours "
+            "%s, coverage at the review threshold %s (%d images).",
             split,
             metrics["accuracy"],
             metrics["macro_avg"]["f1"],
             metrics["macro_avg"]["roc_auc"],
             metrics["ece"],
+            _format(metrics.get("ece_uncalibrated")),
+            _format(metrics.get("tumour_sensitivity")),
+            _format(metrics.get("tumour_specificity")),
+            metrics.get("missed_tumours"),
+            _format(metrics.get("coverage_at_threshold")),
             metrics["n_samples"],
         )
     return (
@@ -128,6 +265,10 @@ def collect_metrics(
         else pd.DataFrame(),
         mlflow_metrics,
     )
+
+
+def _format(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:

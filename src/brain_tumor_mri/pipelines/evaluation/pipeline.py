@@ -1,12 +1,17 @@
-"""The evaluation pipeline: predict each split, compute its metrics, log them."""
+"""The evaluation pipeline: predict each split, calibrate on validation, compute the
+metrics of every split, log them."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
 from brain_tumor_mri.pipelines.evaluation.nodes import (
+    calibrate_probabilities,
+    choose_review_threshold,
     collect_metrics,
     evaluate_predictions,
+    fit_validation_temperature,
     load_external_test_set,
     predict_probabilities,
+    record_calibration,
 )
 
 # The external split is empty (and not evaluated) unless
@@ -26,8 +31,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name=f"predict_{split}",
             ),
             node(
+                calibrate_probabilities,
+                inputs=[f"{split}_predictions", "temperature_fit"],
+                outputs=f"{split}_calibrated_predictions",
+                name=f"calibrate_{split}",
+            ),
+            node(
                 evaluate_predictions,
-                inputs=[f"{split}_predictions", "params:classes", "params:evaluation"],
+                inputs=[
+                    f"{split}_predictions",
+                    f"{split}_calibrated_predictions",
+                    "calibration",
+                    "params:classes",
+                    "params:evaluation",
+                ],
                 outputs=f"{split}_metrics",
                 name=f"evaluate_{split}",
             ),
@@ -46,10 +63,32 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="external_cache",
                 name="load_external_test_set",
             ),
+            # Both fitted on the validation split only; test splits are measured only.
+            node(
+                fit_validation_temperature,
+                inputs="val_predictions",
+                outputs="temperature_fit",
+                name="fit_temperature_on_validation",
+            ),
+            node(
+                choose_review_threshold,
+                inputs=["val_calibrated_predictions", "params:evaluation"],
+                outputs="review_threshold",
+                name="choose_review_threshold_on_validation",
+            ),
+            node(
+                record_calibration,
+                inputs=["temperature_fit", "review_threshold"],
+                outputs="calibration",
+                name="record_calibration",
+            ),
             *per_split,
             node(
                 collect_metrics,
-                inputs={split: f"{split}_metrics" for split in SPLITS},
+                inputs={
+                    "calibration": "calibration",
+                    **{split: f"{split}_metrics" for split in SPLITS},
+                },
                 outputs=[
                     "evaluation_metrics",
                     "evaluation_summary",

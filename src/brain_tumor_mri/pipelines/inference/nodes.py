@@ -15,7 +15,12 @@ from PIL import Image
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
 from brain_tumor_mri.images import ImageReadError, load_rgb
-from brain_tumor_mri.serving import image_size, prediction_frame, probability_columns
+from brain_tumor_mri.serving import (
+    REVIEW_COLUMN,
+    image_size,
+    prediction_frame,
+    probability_columns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +77,11 @@ def prediction_table(
     probabilities: np.ndarray,
     errors: Mapping[str, str],
     classes: Sequence[str],
+    calibration: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """One row per file: predicted class, class probabilities, status and reason."""
-    predicted = prediction_frame(probabilities, classes)
+    """One row per file: predicted class, calibrated class probabilities,
+    ``needs_review``, status and reason (see ``prediction_frame``)."""
+    predicted = prediction_frame(probabilities, classes, calibration)
     predicted.insert(0, "file", list(files))
     predicted["status"], predicted["reason"] = PREDICTED, ""
     unreadable = pd.DataFrame(
@@ -84,6 +91,7 @@ def prediction_table(
         "file",
         "predicted_class",
         *probability_columns(classes),
+        REVIEW_COLUMN,
         "status",
         "reason",
     ]
@@ -99,11 +107,16 @@ def predict_images(
     decoded_images: Mapping[str, Any],
     inference_images: Mapping[str, Loader],
     inference_model: keras.Model,
+    inference_calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
     params: Mapping[str, Any],
     gradcam: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
     """The predictions table of every file, and a Grad-CAM overlay per readable image.
+
+    The probabilities are calibrated with the temperature of the model's training run
+    and each prediction flagged ``needs_review`` under its review threshold
+    (``inference_calibration``); without one, they are the model's own and all flagged.
 
     Each overlay shows the evidence for the predicted class (``gradcam["layer"]``) on
     the image at its original size; overlays are drawn when saved, one at a time.
@@ -111,7 +124,9 @@ def predict_images(
     names = class_names(classes)
     images, files = decoded_images["images"], decoded_images["files"]
     probabilities = _probabilities(inference_model, images, int(params["batch_size"]))
-    table = prediction_table(files, probabilities, decoded_images["errors"], names)
+    table = prediction_table(
+        files, probabilities, decoded_images["errors"], names, inference_calibration
+    )
     heatmaps = make_gradcam_heatmaps(
         inference_model,
         images,
@@ -123,13 +138,15 @@ def predict_images(
         file: partial(_overlay, inference_images[file], heatmap, gradcam["alpha"])
         for file, heatmap in zip(files, heatmaps, strict=True)
     }
-    counts = table.loc[table["status"] == PREDICTED, "predicted_class"].value_counts()
+    predicted = table[table["status"] == PREDICTED]
+    counts = predicted["predicted_class"].value_counts()
     logger.info(
-        "Predicted %d of %d files, %d unreadable (status and reason in the table). "
-        "Predicted classes: %s.",
+        "Predicted %d of %d files, %d unreadable (status and reason in the table), "
+        "%d need review. Predicted classes: %s.",
         len(files),
         len(table),
         len(decoded_images["errors"]),
+        int(predicted[REVIEW_COLUMN].astype(bool).sum()),
         ", ".join(f"{name} {counts.get(name, 0)}" for name in names),
     )
     return table, overlays

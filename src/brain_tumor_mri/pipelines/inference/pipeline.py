@@ -20,6 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "decoded_images": "decoded_inference_images",
                     "inference_images": "inference_images",
                     "inference_model": "inference_model",
+                    "inference_calibration": "inference_calibration",
                     "classes": "params:classes",
                     "params": "params:inference",
                     "gradcam": "params:reporting.gradcam",

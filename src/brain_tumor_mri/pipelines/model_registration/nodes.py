@@ -16,8 +16,13 @@ def package_servable_model(
     trained_model: keras.Model,
     val_cache: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
+    calibration: Mapping[str, Any],
 ) -> ServableModel:
-    """The trained model, its class names and a validation image (PNG) as input example."""
+    """The trained model, its class names, a validation image (PNG) as input example,
+    and the temperature and review threshold fitted on validation."""
     return ServableModel(
-        trained_model, class_names(classes), png_bytes(val_cache["images"][0])
+        trained_model,
+        class_names(classes),
+        png_bytes(val_cache["images"][0]),
+        dict(calibration),
     )

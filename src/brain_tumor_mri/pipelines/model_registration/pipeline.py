@@ -1,4 +1,7 @@
-"""The model registration pipeline: log the servable model and register it in MLflow."""
+"""The model registration pipeline: log the servable model and register it in MLflow.
+
+It needs ``calibration`` (the evaluation pipeline's temperature and review threshold,
+fitted on validation), so in ``training`` it runs after that part of evaluation."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
@@ -10,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 package_servable_model,
-                inputs=["trained_model", "val_cache", "params:classes"],
+                inputs=["trained_model", "val_cache", "params:classes", "calibration"],
                 outputs="servable_model",
                 name="register_servable_model",
             ),

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brain_tumor_mri import __version__, plots
+from brain_tumor_mri.calibration import risk_coverage_curve
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import (
     DEFAULT_LAYER,
@@ -32,7 +33,10 @@ SPLIT_FIGURES = {
     "roc_curves.png": "ROC curves",
     "precision_recall_curves.png": "precision-recall curves",
     "confusion_matrix.png": "confusion matrix",
-    "reliability_diagram.png": "reliability diagram",
+    "reliability_diagram.png": "reliability diagram, calibrated",
+    "reliability_diagram_uncalibrated.png": "reliability diagram, uncalibrated",
+    "risk_coverage.png": "risk-coverage curve",
+    "missed_tumours.png": "missed tumours",
     "misclassified.png": "misclassified images",
 }
 
@@ -88,7 +92,8 @@ def split_figures(
     *,
     split: str,
 ) -> tuple[Figures, Pngs]:
-    """The figures of one split (see ``SPLIT_FIGURES``).
+    """The figures of one split (see ``SPLIT_FIGURES``), from its calibrated
+    ``predictions``; the reliability diagram is drawn before and after calibration.
 
     A split that was not evaluated (an empty one, such as an absent external test set)
     gets one figure that says so, because an artifact dataset cannot log an empty
@@ -116,7 +121,30 @@ def split_figures(
             "confusion_matrix.png": plots.plot_confusion_matrices(
                 metrics["confusion_matrix"], names, split
             ),
-            "reliability_diagram.png": plots.plot_reliability_diagram(metrics, split),
+            "reliability_diagram.png": plots.plot_reliability_diagram(
+                metrics, split, f"calibrated (T={metrics['temperature']:.3g})"
+            ),
+            "reliability_diagram_uncalibrated.png": plots.plot_reliability_diagram(
+                {
+                    "reliability": metrics["reliability_uncalibrated"],
+                    "ece": metrics["ece_uncalibrated"],
+                },
+                split,
+                "uncalibrated",
+            ),
+            "risk_coverage.png": plots.plot_risk_coverage(
+                risk_coverage_curve(labels, probabilities), metrics, split
+            ),
+            "missed_tumours.png": plots.plot_missed_tumours(
+                split_cache["images"],
+                labels,
+                probabilities,
+                names,
+                metrics["negative_class"],
+                paths=predictions["paths"],
+                max_images=int(params.get("missed_tumour_examples", 16)),
+                split=split,
+            ),
             "misclassified.png": plots.plot_misclassified(
                 split_cache["images"],
                 labels,
@@ -221,6 +249,7 @@ def build_report(
     data_split: pd.DataFrame,
     training_history: Mapping[str, Sequence[float]],
     evaluation_metrics: Mapping[str, Mapping[str, Any]],
+    calibration: Mapping[str, Any],
     model_summary: str,
     dataset_pngs: Pngs,
     training_pngs: Pngs,
@@ -247,6 +276,7 @@ def build_report(
         parameters=parameters,
         training_history=training_history,
         metrics_by_split=evaluation_metrics,
+        calibration=calibration,
         dataset_figures=_captioned(dataset_pngs),
         training_figures=_captioned(training_pngs),
         evaluation_figures=evaluation,

@@ -34,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             update_wrapper(partial(split_figures, split=split), split_figures),
             inputs=[
                 f"{split}_cache",
-                f"{split}_predictions",
+                f"{split}_calibrated_predictions",
                 "evaluation_metrics",
                 "params:reporting",
             ],
@@ -63,7 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "trained_model",
                     "test_cache",
-                    "test_predictions",
+                    "test_calibrated_predictions",
                     "params:classes",
                     "params:reporting.gradcam",
                 ],
@@ -84,6 +84,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "data_split": "data_split",
                     "training_history": "training_history",
                     "evaluation_metrics": "evaluation_metrics",
+                    "calibration": "calibration",
                     "model_summary": "model_summary",
                     "dataset_pngs": "dataset_figure_pngs",
                     "training_pngs": "training_figure_pngs",
