@@ -224,7 +224,7 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
     fit = fit_validation_temperature(predictions)
     calibrated = calibrate_probabilities(predictions, fit)
     threshold = choose_review_threshold(calibrated, PARAMS)
-    calibration = record_calibration(fit, threshold)
+    calibration = record_calibration(fit, threshold, IMAGE_PREPROCESSING)
 
     assert fit["nll_after"] <= fit["nll_before"]
     np.testing.assert_array_equal(
@@ -233,6 +233,7 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
     np.testing.assert_array_equal(calibrated["labels"], predictions["labels"])
     assert calibration["fitted_on"] == "val"
     assert calibration["temperature"] == fit["temperature"]
+    assert calibration["image_preprocessing"] == IMAGE_PREPROCESSING
     json.dumps(calibration, allow_nan=False)
     metrics = evaluate_predictions(
         predictions, calibrated, calibration, CLASSES, PARAMS

@@ -238,10 +238,15 @@ def test_predictions_match_the_trained_model_loaded_directly(
     size = tuple(trained_model.input_shape[1:3])
     images = np.stack(
         [
-            load_rgb((inference_run.input_dir / file).read_bytes(), size)
+            load_rgb(
+                (inference_run.input_dir / file).read_bytes(),
+                size,
+                calibration["image_preprocessing"],
+            )
             for file in good.index
         ]
     )
+    assert calibration["image_preprocessing"]["crop_to_brain"]["enabled"]
     raw = trained_model.predict_on_batch(images)
     expected = apply_temperature(raw, calibration["temperature"])
     np.testing.assert_allclose(good[PROBABILITIES].to_numpy(), expected, atol=1e-5)
@@ -286,8 +291,9 @@ def test_preprocessing_is_the_training_runs(
 
 
 def test_one_gradcam_overlay_per_predicted_image_at_its_size(
-    inference_run: InferenceRun,
+    inference_run: InferenceRun, calibration: dict
 ):
+    """At the image's own resolution, cropped to the brain as the model saw it."""
     overlays = {
         path.relative_to(inference_run.output_dir / "gradcam").as_posix()
         for path in (inference_run.output_dir / "gradcam").rglob("*.png")
@@ -295,8 +301,11 @@ def test_one_gradcam_overlay_per_predicted_image_at_its_size(
     good = _good(inference_run.table)
     assert overlays == {f"{file}.png" for file in good.index}
     for file in good.index:
-        with Image.open(inference_run.input_dir / file) as original:
-            size = original.size
+        original = load_rgb(
+            (inference_run.input_dir / file).read_bytes(),
+            preprocessing=calibration["image_preprocessing"],
+        )
+        size = (original.shape[1], original.shape[0])
         data = (inference_run.output_dir / "gradcam" / f"{file}.png").read_bytes()
         with Image.open(io.BytesIO(data)) as overlay:
             assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGB", size)

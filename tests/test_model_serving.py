@@ -101,7 +101,9 @@ def expected(
     path = quick_training_run.project_path / "data/06_models/trained_model.keras"
     model = TensorFlowModelDataset(filepath=str(path)).load()
     size = tuple(model.input_shape[1:3])
-    batch = np.stack([load_rgb(data, size) for data in images.values()])
+    # Prepared as the training run recorded (crop, intensity), as the server must.
+    preprocessing = calibration["image_preprocessing"]
+    batch = np.stack([load_rgb(data, size, preprocessing) for data in images.values()])
     return apply_temperature(model.predict_on_batch(batch), calibration["temperature"])
 
 

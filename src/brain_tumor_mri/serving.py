@@ -132,8 +132,28 @@ def _bad_request(message: str) -> MlflowException:
     return MlflowException.invalid_parameter_value(message)
 
 
-def images_from_request(model_input: Any, size: tuple[int, int]) -> np.ndarray:
-    """Decode the ``image`` column to a uint8 batch; raise a 400 naming each bad row."""
+def model_image_preprocessing(
+    calibration: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The ``image_preprocessing`` a model was trained with, from what travels with it
+    (``calibration.json``); None (images used as decoded) for a model from before it
+    was recorded, which the log says."""
+    preprocessing = (calibration or {}).get("image_preprocessing")
+    if preprocessing is None:
+        logger.warning(
+            "The model does not record its image_preprocessing: images are used as "
+            "decoded, without crop or intensity normalisation."
+        )
+    return preprocessing
+
+
+def images_from_request(
+    model_input: Any,
+    size: tuple[int, int],
+    preprocessing: Mapping[str, Any] | None = None,
+) -> np.ndarray:
+    """Decode the ``image`` column to a uint8 batch, prepared as ``preprocessing``
+    says; raise a 400 naming each bad row."""
     if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
         raise _bad_request(
             f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG or "
@@ -147,7 +167,7 @@ def images_from_request(model_input: Any, size: tuple[int, int]) -> np.ndarray:
     images, problems = [], []
     for row, value in enumerate(values):
         try:
-            images.append(load_rgb(decode_base64_image(value), size))
+            images.append(load_rgb(decode_base64_image(value), size, preprocessing))
         except (ImageReadError, ValueError, Image.DecompressionBombError) as error:
             problems.append(f"row {row}: {error}")
     if problems:
@@ -178,6 +198,7 @@ class ImageClassifier(PythonModel):
         self.model = model
         self.classes = list(classes)
         self.calibration = dict(calibration) if calibration else None
+        self.preprocessing = (self.calibration or {}).get("image_preprocessing")
 
     def load_context(self, context: PythonModelContext) -> None:
         """Load the Keras model (built-in layers only), the class names and the
@@ -189,6 +210,7 @@ class ImageClassifier(PythonModel):
         calibration_file = context.artifacts.get(CALIBRATION_ARTIFACT)
         if calibration_file:
             self.calibration = json.loads(Path(calibration_file).read_text())
+            self.preprocessing = model_image_preprocessing(self.calibration)
         else:
             logger.warning(
                 "The servable model has no calibration: its probabilities are "
@@ -207,7 +229,9 @@ class ImageClassifier(PythonModel):
     ) -> pd.DataFrame:
         """The predicted class, the calibrated class probabilities and
         ``needs_review`` of each image."""
-        images = images_from_request(model_input, image_size(self.model))
+        images = images_from_request(
+            model_input, image_size(self.model), self.preprocessing
+        )
         probabilities = self.model.predict(images, batch_size=BATCH_SIZE, verbose=0)
         return prediction_frame(probabilities, self.classes, self.calibration)
 

@@ -139,11 +139,16 @@ def choose_review_threshold(
 
 
 def record_calibration(
-    temperature_fit: Mapping[str, Any], review_threshold: Mapping[str, Any]
+    temperature_fit: Mapping[str, Any],
+    review_threshold: Mapping[str, Any],
+    image_preprocessing: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What travels with the model (``calibration.json``): the temperature, the review
-    threshold, its target accuracy and the split both were fitted on."""
+    threshold, its target accuracy, the split both were fitted on, and the image
+    preprocessing the model was trained with (so that inference and serving prepare
+    images the same way)."""
     return {
+        "image_preprocessing": dict(image_preprocessing),
         "temperature": float(temperature_fit["temperature"]),
         "confidence_threshold": float(review_threshold["confidence_threshold"]),
         "target_accuracy": float(review_threshold["target_accuracy"]),

@@ -78,7 +78,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 record_calibration,
-                inputs=["temperature_fit", "review_threshold"],
+                inputs=[
+                    "temperature_fit",
+                    "review_threshold",
+                    "params:image_preprocessing",
+                ],
                 outputs="calibration",
                 name="record_calibration",
             ),

@@ -18,6 +18,7 @@ from brain_tumor_mri.images import ImageReadError, load_rgb
 from brain_tumor_mri.serving import (
     REVIEW_COLUMN,
     image_size,
+    model_image_preprocessing,
     prediction_frame,
     probability_columns,
 )
@@ -29,18 +30,22 @@ PREDICTED, UNREADABLE = "predicted", "unreadable"
 
 
 def decode_images(
-    inference_images: Mapping[str, Loader], inference_model: keras.Model
+    inference_images: Mapping[str, Loader],
+    inference_model: keras.Model,
+    inference_calibration: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Read every file and resize it to the model's input size, as preprocessing does.
+    """Read every file and prepare it as the model's training run did (its
+    ``image_preprocessing``, from ``calibration.json``), at the model's input size.
 
     Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
     "errors": {unreadable file: reason}}``, files in sorted order.
     """
     size = image_size(inference_model)
+    preprocessing = model_image_preprocessing(inference_calibration)
     images, files, errors = [], [], {}
     for file in sorted(inference_images):
         try:
-            images.append(load_rgb(inference_images[file](), size))
+            images.append(load_rgb(inference_images[file](), size, preprocessing))
         except ImageReadError as error:
             errors[file] = str(error)
         except Exception as error:  # one bad file must not stop the others
@@ -68,8 +73,15 @@ def _probabilities(
     return np.concatenate(batches).astype(np.float32)
 
 
-def _overlay(load: Loader, heatmap: np.ndarray, alpha: float) -> Image.Image:
-    return Image.fromarray(overlay_heatmap(load_rgb(load()), heatmap, alpha))
+def _overlay(
+    load: Loader,
+    heatmap: np.ndarray,
+    alpha: float,
+    preprocessing: Mapping[str, Any] | None,
+) -> Image.Image:
+    """The heatmap over the image at full resolution, cropped as the model saw it."""
+    image = load_rgb(load(), preprocessing=preprocessing)
+    return Image.fromarray(overlay_heatmap(image, heatmap, alpha))
 
 
 def prediction_table(
@@ -119,7 +131,8 @@ def predict_images(
     (``inference_calibration``); without one, they are the model's own and all flagged.
 
     Each overlay shows the evidence for the predicted class (``gradcam["layer"]``) on
-    the image at its original size; overlays are drawn when saved, one at a time.
+    the image at its original resolution, cropped to the brain as the model saw it;
+    overlays are drawn when saved, one at a time.
     """
     names = class_names(classes)
     images, files = decoded_images["images"], decoded_images["files"]
@@ -134,8 +147,11 @@ def predict_images(
         gradcam["layer"],
         int(gradcam["batch_size"]),
     )
+    preprocessing = inference_calibration.get("image_preprocessing")
     overlays = {
-        file: partial(_overlay, inference_images[file], heatmap, gradcam["alpha"])
+        file: partial(
+            _overlay, inference_images[file], heatmap, gradcam["alpha"], preprocessing
+        )
         for file, heatmap in zip(files, heatmaps, strict=True)
     }
     predicted = table[table["status"] == PREDICTED]

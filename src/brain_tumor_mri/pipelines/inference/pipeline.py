@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 decode_images,
-                inputs=["inference_images", "inference_model"],
+                inputs=["inference_images", "inference_model", "inference_calibration"],
                 outputs="decoded_inference_images",
                 name="decode_new_images",
             ),
