@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from brain_tumor_mri.parameters import StrictModel
+from brain_tumor_mri.parameter_base import StrictModel
 
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Positive = Annotated[float, Field(gt=0)]

@@ -11,22 +11,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import click
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-)
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+
+from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS
+from brain_tumor_mri.parameter_base import StrictModel
+
+__all__ = ["PARAMETER_SCHEMAS", "ParameterError", "StrictModel", "check_parameters"]
 
 
 class ParameterError(click.ClickException):
     """Parameters that do not fit their schema; ``kedro run`` prints it without a traceback."""
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ClassSpec(StrictModel):
@@ -86,6 +80,7 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     "inference": InferenceParams,
     "input_dir": Annotated[str, AfterValidator(_existing_folder)],
     "model_uri": Annotated[str, Field(min_length=1)] | None,
+    **MODEL_PARAMETER_SCHEMAS,
 }
 
 
@@ -117,9 +112,3 @@ def check_parameters(params: dict[str, Any]) -> None:
             + "\n  - ".join(problems)
             + "\nEach parameter is described in the comments of conf/base/parameters*.yml."
         )
-
-
-# The model groups' schemas build on StrictModel above, so they are imported last.
-from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS  # noqa: E402
-
-PARAMETER_SCHEMAS.update(MODEL_PARAMETER_SCHEMAS)
