@@ -24,6 +24,7 @@ from brain_tumor_mri.model import (
 )
 from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS
 from brain_tumor_mri.parameters import StrictModel
+from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
 
 SIZE = [32, 32]
@@ -264,7 +265,8 @@ def test_freezing_stages(model: keras.Model):
 
 def project_parameters(env: str) -> dict:
     loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env
+        conf_source=str(PROJECT_ROOT / "conf"),
+        **{**CONFIG_LOADER_ARGS, "default_run_env": env},
     )
     return loader["parameters"]
 

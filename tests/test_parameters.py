@@ -10,12 +10,14 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
 
 
 def project_parameters(env: str = "local") -> dict:
     loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env
+        conf_source=str(PROJECT_ROOT / "conf"),
+        **{**CONFIG_LOADER_ARGS, "default_run_env": env},
     )
     return loader["parameters"]
 
@@ -92,3 +94,39 @@ def test_inference_without_a_folder_of_images_stops_at_once(project_copy: Path):
         pytest.raises(ParameterError, match="No folder of images to predict at"),
     ):
         session.run(pipeline_names=["inference"])
+
+
+@pytest.mark.parametrize("env", ["local", "quick"])
+def test_one_key_of_a_group_can_be_overridden_on_every_environment(
+    project_copy: Path, tmp_path: Path, env: str
+):
+    """`--params evaluation.batch_size=8` changes that key alone, on base and on quick."""
+    external = tmp_path / "external"
+    external.mkdir()
+    bootstrap_project(project_copy)
+    runtime = {
+        "evaluation": {"batch_size": 8, "external_test_dir": str(external)},
+        "model_training": {"epochs": 1},
+    }
+    with KedroSession.create(
+        project_path=project_copy, env=env, runtime_params=runtime
+    ) as session:
+        params = session.load_context().params  # the parameter check runs here
+    base = project_parameters("local")
+    assert params["evaluation"] == {
+        **base["evaluation"],
+        "batch_size": 8,
+        "external_test_dir": str(external),
+    }
+    # Runtime overrides win over base and over the environment (quick: epochs 2).
+    assert params["model_training"]["epochs"] == 1
+    assert params["model_training"]["precision"] == base["model_training"]["precision"]
+    if env == "quick":
+        assert params["image_size"] == [64, 64]
+        assert params["model_training"]["batch_size"] == 16
+        assert params["model_construction"]["weights"] is None
+        assert params["model_construction"]["head"] == base["model_construction"]["head"]
+        assert params["preprocessing"] == {
+            **base["preprocessing"],
+            "max_images_per_class": 30,
+        }

@@ -17,4 +17,8 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # Lets conf/base/mlflow.yml read MLFLOW_TRACKING_URI from the environment.
     "custom_resolvers": {"oc.env": oc.env},
+    # An environment (conf/quick/, conf/local/) overrides only the parameter keys it
+    # names, at any depth, and `--params group.key=value` overrides only that key on
+    # every environment; the default "destructive" merge would replace whole groups.
+    "merge_strategy": {"parameters": "soft"},
 }
