@@ -153,8 +153,13 @@ def test_weights_from_a_local_file(source: keras.Model, tmp_path: Path, suffix: 
 
 
 def test_missing_weights_file_is_named(tmp_path: Path):
-    with pytest.raises(ModelConfigError, match="no weights file at .*imagenet.*null"):
-        build_classifier(SIZE, 4, HEAD, weights=str(tmp_path / "missing.h5"))
+    params = project_parameters("local")["model_construction"]
+    params["weights"] = str(tmp_path / "missing.h5")
+    with pytest.raises(ValidationError, match="no weights file at .*imagenet.*null"):
+        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
+    for weights in ("imagenet", None):
+        params["weights"] = weights
+        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
 
 
 def test_unreadable_weights_file_is_named(tmp_path: Path):

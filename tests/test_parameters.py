@@ -8,6 +8,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from mlflow import MlflowClient
 
 from brain_tumor_mri.parameters import ParameterError, check_parameters
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
@@ -125,8 +126,37 @@ def test_one_key_of_a_group_can_be_overridden_on_every_environment(
         assert params["image_size"] == [64, 64]
         assert params["model_training"]["batch_size"] == 16
         assert params["model_construction"]["weights"] is None
-        assert params["model_construction"]["head"] == base["model_construction"]["head"]
+        assert (
+            params["model_construction"]["head"] == base["model_construction"]["head"]
+        )
         assert params["preprocessing"] == {
             **base["preprocessing"],
             "max_images_per_class": 30,
         }
+
+
+def test_missing_weights_file_stops_the_run_before_any_node_and_mlflow_run(
+    project_copy: Path,
+):
+    missing = project_copy / "weights" / "resnet50_notop.h5"
+    bootstrap_project(project_copy)
+    with (
+        KedroSession.create(
+            project_path=project_copy,
+            env="quick",
+            runtime_params={"model_construction": {"weights": str(missing)}},
+        ) as session,
+        pytest.raises(ParameterError) as error,
+    ):
+        session.run(pipeline_names=["model_construction"])
+    (line,) = [line for line in error.value.message.splitlines() if "weights" in line]
+    assert (
+        f"model_construction.weights: Value error, no weights file at '{missing}'"
+        in line
+    )
+    assert not (project_copy / "data/06_models/untrained_model.keras").exists()
+    database = project_copy / "mlflow.db"
+    if database.exists():
+        client = MlflowClient(f"sqlite:///{database}")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        assert client.search_runs(experiments) == []

@@ -162,19 +162,16 @@ def imagenet_weights_file() -> Path:
 
 
 def resolve_weights(weights: str | None) -> Path | None:
-    """The weights file that ``weights`` (``imagenet``, ``null`` or a path) names."""
+    """The weights file that ``weights`` (``imagenet``, ``null`` or a path) names.
+
+    That a path names an existing file is checked with the other parameters, before
+    the run (``model_parameters.ModelConstructionParams``).
+    """
     if weights is None:
         return None
     if weights == "imagenet":
         return imagenet_weights_file()
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise ModelConfigError(
-            f"model_construction.weights: no weights file at '{path}' (relative paths "
-            f"start at {Path.cwd()}). Use 'imagenet', null (random initialisation) "
-            "or the path of a ResNet-50 weights file without top (.h5 or .weights.h5)."
-        )
-    return path
+    return Path(weights).expanduser()
 
 
 def load_backbone_weights(model: keras.Model, path: Path) -> None:
