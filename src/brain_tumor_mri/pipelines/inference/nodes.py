@@ -90,7 +90,8 @@ def prediction_table(
     frames = [frame for frame in (predicted, unreadable) if len(frame)]
     if not frames:
         return pd.DataFrame(columns=columns)
-    table = pd.concat(frames, ignore_index=True)[columns]
+    # reindex: a folder with no readable file has no predicted class or probabilities.
+    table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
     return table.sort_values("file", ignore_index=True)
 
 
