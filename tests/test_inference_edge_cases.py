@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from PIL import Image
 
 from brain_tumor_mri.parameters import ParameterError
 from tests.conftest import copy_project
@@ -59,6 +60,7 @@ def test_no_readable_file_gives_a_table_of_reasons_and_no_stale_output(
     (images / "empty.jpg").write_bytes(b"")
     (images / "x.jpg").write_text("a text file with an image's name\n")
     (images / ".DS_Store").write_bytes(bytes(range(256)) * 4)
+    Image.new("I;16", (6000, 5000)).save(images / "huge.png")  # 30 MP, 30 KiB
     project = copy_project(tmp_path / "project")
     # The results of an earlier run, which must not look like this run's.
     output = project / OUTPUT
@@ -79,13 +81,17 @@ def test_no_readable_file_gives_a_table_of_reasons_and_no_stale_output(
         "status",
         "reason",
     ]
-    assert list(table["file"]) == [".DS_Store", "empty.jpg", "x.jpg"]
+    assert list(table["file"]) == [".DS_Store", "empty.jpg", "huge.png", "x.jpg"]
     assert set(table["status"]) == {"unreadable"}
     assert list(table["reason"].str.split(" ").str[:2]) == [
         ["not", "an"],
         ["empty", "file"],
+        ["image", "is"],
         ["not", "an"],
     ]
+    assert table["reason"][2] == (
+        "image is 6000 x 5000 pixels, over the limit of 25000000"
+    )
     assert (table["predicted_class"] == "").all()
     assert not (output / "gradcam").exists() or not any((output / "gradcam").rglob("*"))
 

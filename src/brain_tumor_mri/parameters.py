@@ -34,6 +34,7 @@ class PreprocessingParams(StrictModel):
     validation_fraction: float = Field(gt=0, lt=1)
     near_duplicate_max_distance: int = Field(ge=0, le=64)
     workers: int = Field(ge=1)
+    max_image_pixels: int = Field(ge=1)
 
 
 class EvaluationParams(StrictModel):

@@ -14,7 +14,7 @@ from PIL import Image
 
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.images import ImageReadError, load_rgb
+from brain_tumor_mri.images import DEFAULT_MAX_PIXELS, ImageReadError, load_rgb
 from brain_tumor_mri.serving import image_size, prediction_frame, probability_columns
 
 logger = logging.getLogger(__name__)
@@ -24,9 +24,13 @@ PREDICTED, UNREADABLE = "predicted", "unreadable"
 
 
 def decode_images(
-    inference_images: Mapping[str, Loader], inference_model: keras.Model
+    inference_images: Mapping[str, Loader],
+    inference_model: keras.Model,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> dict[str, Any]:
     """Read every file and resize it to the model's input size, as preprocessing does.
+
+    A file of more than ``max_pixels`` pixels is unreadable, refused from its header.
 
     Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
     "errors": {unreadable file: reason}}``, files in sorted order.
@@ -35,7 +39,7 @@ def decode_images(
     images, files, errors = [], [], {}
     for file in sorted(inference_images):
         try:
-            images.append(load_rgb(inference_images[file](), size))
+            images.append(load_rgb(inference_images[file](), size, max_pixels))
         except ImageReadError as error:
             errors[file] = str(error)
         except Exception as error:  # one bad file must not stop the others
@@ -64,7 +68,9 @@ def _probabilities(
 
 
 def _overlay(load: Loader, heatmap: np.ndarray, alpha: float) -> Image.Image:
-    return Image.fromarray(overlay_heatmap(load_rgb(load()), heatmap, alpha))
+    # Only files that decode_images read, within its pixel limit, get an overlay.
+    image = load_rgb(load(), max_pixels=None)
+    return Image.fromarray(overlay_heatmap(image, heatmap, alpha))
 
 
 def prediction_table(

@@ -10,7 +10,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 decode_images,
-                inputs=["inference_images", "inference_model"],
+                inputs=[
+                    "inference_images",
+                    "inference_model",
+                    "params:preprocessing.max_image_pixels",
+                ],
                 outputs="decoded_inference_images",
                 name="decode_new_images",
             ),
