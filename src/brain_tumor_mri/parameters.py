@@ -60,6 +60,11 @@ class InferenceParams(StrictModel):
     batch_size: int = Field(ge=1)
 
 
+class ServingParams(StrictModel):
+    max_images_per_request: int = Field(ge=1)
+    max_request_pixels: int = Field(ge=1)
+
+
 def _existing_folder(path: str) -> str:
     if not Path(path).is_dir():
         raise ValueError(
@@ -79,6 +84,7 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     "evaluation": EvaluationParams,
     "reporting": ReportingParams,
     "inference": InferenceParams,
+    "serving": ServingParams,
     "input_dir": Annotated[str, AfterValidator(_existing_folder)],
     "model_uri": Annotated[str, Field(min_length=1)] | None,
     **MODEL_PARAMETER_SCHEMAS,

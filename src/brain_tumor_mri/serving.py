@@ -20,7 +20,7 @@ import binascii
 import io
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,7 +37,13 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from PIL import Image
 
 import brain_tumor_mri
-from brain_tumor_mri.images import ImageReadError, load_rgb
+from brain_tumor_mri.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeader,
+    ImageReadError,
+    load_rgb,
+    read_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +119,54 @@ def _bad_request(message: str) -> MlflowException:
     return MlflowException.invalid_parameter_value(message)
 
 
-def images_from_request(model_input: Any, size: tuple[int, int]) -> np.ndarray:
-    """Decode the ``image`` column to a uint8 batch; raise a 400 naming each bad row."""
+class RequestLimits(NamedTuple):
+    """What one request may ask of the served model; more is answered with HTTP 400.
+
+    The values are logged with the model (its ``model_config``, from the parameters
+    ``serving`` and ``preprocessing.max_image_pixels``); MLflow's environment variable
+    ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` overrides them when the model is served.
+    """
+
+    max_images_per_request: int = 64
+    max_request_pixels: int = 100_000_000
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RequestLimits:
+        """The limits found in a model config; the defaults for those it lacks."""
+        return cls(**{key: int(config[key]) for key in cls._fields if key in config})
+
+
+def _check_image_count(count: int, limits: RequestLimits) -> None:
+    if count > limits.max_images_per_request:
+        raise _bad_request(
+            f"The request has {count} images, over the limit of "
+            f"{limits.max_images_per_request} per request (max_images_per_request): "
+            "send them in several requests."
+        )
+
+
+def _check_request_pixels(
+    headers: Iterable[ImageHeader], limits: RequestLimits
+) -> None:
+    pixels = sum(header.width * header.height for header in headers)
+    if pixels > limits.max_request_pixels:
+        raise _bad_request(
+            f"The images of the request have {pixels} pixels in all (width x height), "
+            f"over the limit of {limits.max_request_pixels} per request "
+            "(max_request_pixels): send fewer or smaller images per request."
+        )
+
+
+def images_from_request(
+    model_input: Any, size: tuple[int, int], limits: RequestLimits | None = None
+) -> np.ndarray:
+    """Decode the ``image`` column to a uint8 batch; raise a 400 naming each bad row.
+
+    The request's size is checked from the image headers before any pixel is
+    decoded: the number of images, their pixels in all and each image's pixels.
+    """
+    limits = limits or RequestLimits()
     if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
         raise _bad_request(
             f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG or "
@@ -125,14 +177,28 @@ def images_from_request(model_input: Any, size: tuple[int, int]) -> np.ndarray:
         raise _bad_request(
             f"No images in the request: send at least one row in column '{INPUT_COLUMN}'."
         )
-    images, problems = [], []
+    _check_image_count(len(values), limits)
+    files: dict[int, bytes] = {}
+    headers: dict[int, ImageHeader] = {}
+    problems: dict[int, str] = {}
     for row, value in enumerate(values):
         try:
-            images.append(load_rgb(decode_base64_image(value), size))
+            files[row] = decode_base64_image(value)
+            headers[row] = read_header(files[row], limits.max_image_pixels)
+        except (ImageReadError, ValueError) as error:
+            problems[row] = str(error)
+    _check_request_pixels(headers.values(), limits)
+    images = []
+    for row in headers:
+        try:
+            images.append(load_rgb(files.pop(row), size, limits.max_image_pixels))
         except (ImageReadError, ValueError, Image.DecompressionBombError) as error:
-            problems.append(f"row {row}: {error}")
+            problems[row] = str(error)
     if problems:
-        shown = "; ".join(problems[:MAX_REPORTED_ROWS])
+        shown = "; ".join(
+            f"row {row}: {problems[row]}"
+            for row in sorted(problems)[:MAX_REPORTED_ROWS]
+        )
         more = len(problems) - MAX_REPORTED_ROWS
         raise _bad_request(
             f"{len(problems)} of {len(values)} values in column '{INPUT_COLUMN}' are not "
@@ -151,10 +217,14 @@ class ImageClassifier(PythonModel):
     """
 
     def __init__(
-        self, model: keras.Model | None = None, classes: Sequence[str] = ()
+        self,
+        model: keras.Model | None = None,
+        classes: Sequence[str] = (),
+        limits: RequestLimits | None = None,
     ) -> None:
         self.model = model
         self.classes = list(classes)
+        self.limits = limits or RequestLimits()
 
     def load_context(self, context: PythonModelContext) -> None:
         """Load the Keras model (built-in layers only) and the class names."""
@@ -162,6 +232,7 @@ class ImageClassifier(PythonModel):
             context.artifacts[KERAS_ARTIFACT], compile=False, safe_mode=True
         )
         self.classes = list(context.model_config["class_names"])
+        self.limits = RequestLimits.from_config(context.model_config)
         # Build the predict function before requests arrive, possibly several at once.
         self.model.predict(
             np.zeros((1, *image_size(self.model), 3), np.uint8), verbose=0
@@ -174,17 +245,18 @@ class ImageClassifier(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         """The predicted class and the class probabilities of each image."""
-        images = images_from_request(model_input, image_size(self.model))
+        images = images_from_request(model_input, image_size(self.model), self.limits)
         probabilities = self.model.predict(images, batch_size=BATCH_SIZE, verbose=0)
         return prediction_frame(probabilities, self.classes)
 
 
 class ServableModel(NamedTuple):
-    """What the servable model is made of: the Keras model, the classes and an example."""
+    """The Keras model, the classes, an example image and the limits of a request."""
 
     model: keras.Model
     classes: list[str]
     example_image: bytes
+    limits: RequestLimits = RequestLimits()
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -236,7 +308,9 @@ class MlflowServableModelDataset(AbstractDataset[ServableModel, Any]):
         example = pd.DataFrame(
             {INPUT_COLUMN: [base64.b64encode(data.example_image).decode("ascii")]}
         )
-        output = ImageClassifier(data.model, data.classes).predict(None, example)
+        output = ImageClassifier(data.model, data.classes, data.limits).predict(
+            None, example
+        )
         with tempfile.TemporaryDirectory() as folder:
             keras_path = Path(folder, "model.keras")
             data.model.save(keras_path)
@@ -248,7 +322,10 @@ class MlflowServableModelDataset(AbstractDataset[ServableModel, Any]):
                 artifacts={KERAS_ARTIFACT: str(keras_path)},
                 code_paths=[str(Path(brain_tumor_mri.__file__).parent)],
                 # MLflow also logs the model config as run parameters.
-                model_config={"class_names": list(data.classes)},
+                model_config={
+                    "class_names": list(data.classes),
+                    **data.limits._asdict(),
+                },
                 signature=infer_signature(example, output),
                 input_example=example,
                 pip_requirements=_pinned_requirements(),
