@@ -160,3 +160,50 @@ def test_missing_weights_file_stops_the_run_before_any_node_and_mlflow_run(
         client = MlflowClient(f"sqlite:///{database}")
         experiments = [e.experiment_id for e in client.search_experiments()]
         assert client.search_runs(experiments) == []
+
+
+@pytest.mark.parametrize(
+    "group, change, where",
+    [
+        ("model_training", {"precision": "half"}, "model_training.precision"),
+        ("model_training", {"jit_compile": "sometimes"}, "model_training.jit_compile"),
+        (
+            "model_training",
+            {"deterministic": "sometimes"},
+            "model_training.deterministic",
+        ),
+        ("model_training", {"distribution": "tpu"}, "model_training.distribution"),
+        ("model_training", {"class_weight": "inverse"}, "model_training.class_weight"),
+        (
+            "model_training",
+            {"augmentation": {"flip": "diagonal"}},
+            "model_training.augmentation.flip",
+        ),
+        (
+            "model_construction",
+            {"head": {"pooling": "min", "dropout": 0.3}},
+            "model_construction.head.pooling",
+        ),
+        (
+            "model_construction",
+            {"head": {"pooling": "avg", "dropout": 1.0}},
+            "model_construction.head.dropout",
+        ),
+        (
+            "evaluation",
+            {"external_test_dir": "/no/such/folder"},
+            "evaluation.external_test_dir",
+        ),
+    ],
+)
+def test_each_rule_is_checked_by_the_schema_before_the_run(
+    group: str, change: dict, where: str
+):
+    """The one check of each rule: nodes and helpers trust validated parameters."""
+    params = project_parameters()
+    params[group] = {**params[group], **change}
+    with pytest.raises(ParameterError) as error:
+        check_parameters(params)
+    lines = error.value.message.splitlines()[1:-1]  # one per branch of a union
+    assert lines
+    assert all(line.startswith(f"  - {where}") for line in lines), lines

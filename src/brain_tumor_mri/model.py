@@ -49,7 +49,12 @@ POOLING = {
 
 
 class ModelConfigError(ValueError):
-    """A model parameter that cannot be used, with what to set instead."""
+    """A model parameter that cannot be used, with what to set instead.
+
+    Rules that the parameters alone decide (pooling, dropout, a weights path that
+    exists, ...) are checked before the run, by ``model_parameters``; this is for
+    what only building the model finds out.
+    """
 
 
 def preprocessing_layer() -> keras.layers.Conv2D:
@@ -66,21 +71,6 @@ def preprocessing_layer() -> keras.layers.Conv2D:
     rgb_to_bgr = np.eye(3, dtype="float32")[::-1].reshape(1, 1, 3, 3)
     layer.set_weights([rgb_to_bgr, -np.array(CAFFE_MEAN_BGR, dtype="float32")])
     return layer
-
-
-def check_head(params: Mapping[str, Any]) -> None:
-    """Raise ``ModelConfigError`` for a head that cannot be built."""
-    pooling = params.get("pooling", "avg")
-    if pooling not in POOLING:
-        raise ModelConfigError(
-            f"Unknown model_construction.head.pooling '{pooling}': use one of "
-            f"{', '.join(POOLING)}."
-        )
-    if not 0 <= params["dropout"] < 1:
-        raise ModelConfigError(
-            "model_construction.head.dropout must be at least 0 and below 1; got "
-            f"{params['dropout']}."
-        )
 
 
 def classification_head(
@@ -112,7 +102,6 @@ def build_classifier(
     weights: str | None = None,
 ) -> keras.Model:
     """ResNet-50 on uint8-range RGB images of ``image_size``, softmax over the classes."""
-    check_head(head)
     height, width = (int(side) for side in image_size)
     if min(height, width) < 32:
         raise ModelConfigError(

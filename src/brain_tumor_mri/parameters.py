@@ -37,11 +37,24 @@ class PreprocessingParams(StrictModel):
     max_image_pixels: int = Field(ge=1)
 
 
+def _external_test_folder(path: str | None) -> str | None:
+    """An existing folder, or None for no external test set."""
+    if path is not None and not Path(path).is_dir():
+        raise ValueError(
+            f"no folder at '{path}' (expected <folder>/<class or alias>/<images>, or "
+            "null for no external test set)"
+        )
+    return path
+
+
+ExternalTestDir = Annotated[str | None, AfterValidator(_external_test_folder)]
+
+
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
-    external_test_dir: str | None = None
+    external_test_dir: ExternalTestDir = None
 
 
 class GradcamParams(StrictModel):
@@ -107,12 +120,6 @@ def check_parameters(params: dict[str, Any]) -> None:
     names = [entry.get("name") for entry in classes if isinstance(entry, dict)]
     if len(set(names)) != len(names):
         problems.append(f"classes: names must be unique (got {names})")
-    external = (params.get("evaluation") or {}).get("external_test_dir")
-    if isinstance(external, str) and not Path(external).is_dir():
-        problems.append(
-            f"evaluation.external_test_dir: no folder at '{external}' (expected "
-            "<folder>/<class or alias>/<images>, or null for no external test set)"
-        )
     if problems:
         raise ParameterError(
             "Invalid parameters in conf/ or --params:\n  - "
