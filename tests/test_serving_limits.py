@@ -136,10 +136,12 @@ def served_small_model(tmp_path_factory: pytest.TempPathFactory):
         **os.environ,
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_PYFUNC_INFERENCE_CONFIG": json.dumps({"max_images_per_request": 2}),
+        "UVICORN_LIMIT_CONCURRENCY": "8",  # as README's serve command
     }
     command = [sys.executable, "-m", "mlflow", "models", "serve"]
     command += ["-m", "models:/small_classifier/1", "--env-manager", "local"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--timeout", "30"]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -196,3 +198,17 @@ def test_served_model_answers_400_past_each_limit_and_keeps_serving(
     response = post(url, split_payload([small, small]))
     assert response.status_code == 200, response.text
     assert len(response.json()["predictions"]) == 2
+
+
+def test_mlflow_http_layer_does_what_the_readme_says(served_small_model):
+    """MLflow's own behaviours that README's serving section warns about; if one of
+    these fails, MLflow changed and the README must say so."""
+    _, url = served_small_model
+    response = requests.post(url, data='{"inputs": {"image": []}}', timeout=60)
+    assert response.status_code == 500  # no Content-Type
+    body = '{"dataframe_split": ' + "x" * 100_000
+    response = requests.post(
+        url, data=body, headers={"Content-Type": "application/json"}, timeout=60
+    )
+    assert response.status_code == 400
+    assert "x" * 100_000 in response.text  # the whole body, echoed
