@@ -73,6 +73,13 @@ class InferenceInputHook:
             )
         for name in sorted(pipeline.all_outputs()):
             path = local_output_path(catalog.get(name)) if name in catalog else None
+            if path is not None and Path(folder).resolve().is_relative_to(
+                path.resolve()
+            ):
+                raise ParameterError(
+                    f"The folder of images to predict '{folder}' is inside '{path}', "
+                    "which each inference run replaces: copy the images elsewhere."
+                )
             if path is not None and path.is_dir():
                 shutil.rmtree(path)
             elif path is not None and path.exists():
