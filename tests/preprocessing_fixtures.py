@@ -20,6 +20,7 @@ PREPROCESSING = {
     "validation_fraction": 0.25,
     "near_duplicate_max_distance": 6,
     "workers": 2,
+    "max_image_pixels": 25_000_000,
 }
 # The image_preprocessing group of conf/base/parameters.yml.
 IMAGE_PREPROCESSING = {

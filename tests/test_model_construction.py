@@ -24,6 +24,7 @@ from brain_tumor_mri.model import (
 )
 from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS
 from brain_tumor_mri.parameters import StrictModel
+from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
 
 SIZE = [32, 32]
@@ -152,8 +153,13 @@ def test_weights_from_a_local_file(source: keras.Model, tmp_path: Path, suffix: 
 
 
 def test_missing_weights_file_is_named(tmp_path: Path):
-    with pytest.raises(ModelConfigError, match="no weights file at .*imagenet.*null"):
-        build_classifier(SIZE, 4, HEAD, weights=str(tmp_path / "missing.h5"))
+    params = project_parameters("local")["model_construction"]
+    params["weights"] = str(tmp_path / "missing.h5")
+    with pytest.raises(ValidationError, match="no weights file at .*imagenet.*null"):
+        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
+    for weights in ("imagenet", None):
+        params["weights"] = weights
+        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
 
 
 def test_unreadable_weights_file_is_named(tmp_path: Path):
@@ -211,13 +217,15 @@ def test_notebook_head():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"pooling": "mean"}, "Unknown model_construction.head.pooling 'mean'"),
-        ({"dropout": 1.5}, "dropout must be at least 0 and below 1"),
+        ({"pooling": "mean"}, r"head\.pooling\n  Input should be 'avg', 'max' or"),
+        ({"dropout": 1.5}, r"head\.dropout\n  Input should be less than 1"),
     ],
 )
 def test_bad_head_parameters_are_named(change: dict, message: str):
-    with pytest.raises(ValueError, match=message):
-        build_classifier(SIZE, 4, {**HEAD, **change})
+    """Checked with the other parameters, before the run; build_classifier trusts them."""
+    params = {"weights": None, "head": {**HEAD, **change}}
+    with pytest.raises(ValidationError, match=message):
+        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
 
 
 def test_too_small_images_are_refused():
@@ -264,7 +272,8 @@ def test_freezing_stages(model: keras.Model):
 
 def project_parameters(env: str) -> dict:
     loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env
+        conf_source=str(PROJECT_ROOT / "conf"),
+        **{**CONFIG_LOADER_ARGS, "default_run_env": env},
     )
     return loader["parameters"]
 

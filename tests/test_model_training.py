@@ -24,7 +24,8 @@ from brain_tumor_mri.data_pipeline import (
     training_dataset,
 )
 from brain_tumor_mri.datasets import NumpyArraysDataset
-from brain_tumor_mri.devices import TrainingConfigError, resolve_training_setup
+from brain_tumor_mri.devices import resolve_training_setup
+from brain_tumor_mri.parameters import ParameterError, check_parameters
 from brain_tumor_mri.pipelines.model_training.nodes import (
     learning_rate_schedule,
     make_optimizer,
@@ -310,5 +311,6 @@ def test_cpu_setup_and_bad_settings():
         True,
     )
     assert setup["strategy"] == "DefaultStrategy (1 replica)"
-    with pytest.raises(TrainingConfigError, match="model_training.precision 'half'"):
-        resolve_training_setup({**params, "precision": "half"})
+    # Unknown values are refused with the other parameters, before the run.
+    with pytest.raises(ParameterError, match=r"model_training\.precision: .*'half'"):
+        check_parameters({"model_training": {"precision": "half"}})

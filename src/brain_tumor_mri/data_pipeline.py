@@ -21,16 +21,6 @@ AUTOTUNE = tf.data.AUTOTUNE
 FLIPS = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}
 
 
-def check_augmentation(params: Mapping[str, Any] | None) -> None:
-    """Raise ``ValueError`` for augmentation parameters that cannot be applied."""
-    flip = (params or {}).get("flip")
-    if flip is not None and flip not in FLIPS:
-        raise ValueError(
-            f"Unknown model_training.augmentation.flip '{flip}': use one of "
-            f"{', '.join(FLIPS)} or null."
-        )
-
-
 def _uniform(seed: tf.Tensor, shape: tf.Tensor, limit: float) -> tf.Tensor:
     return tf.random.stateless_uniform(shape, seed, minval=-limit, maxval=limit)
 
@@ -165,7 +155,6 @@ def training_dataset(
     Fit it with ``steps_per_epoch(cache, batch_size)`` steps per epoch and
     ``initial_epoch=epochs.start``.
     """
-    check_augmentation(augmentation)
     count = len(cache["labels"])
     run_seed = tf.constant([seed, 0], dtype=tf.int64)
     gather = _gather(cache, num_classes)

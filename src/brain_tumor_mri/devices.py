@@ -12,14 +12,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-DISTRIBUTIONS = ("auto", "default", "mirrored", "multi_worker")
-SWITCHES = ("auto", True, False)
-
-
-class TrainingConfigError(ValueError):
-    """A training parameter that cannot be used, with what to set instead."""
-
 
 def gpu_names() -> list[str]:
     """The model name of every GPU TensorFlow sees (empty on CPU)."""
@@ -77,28 +69,19 @@ def strategy_description(strategy: tf.distribute.Strategy) -> str:
     return f"{name} ({replicas} replica{'s' if replicas > 1 else ''})"
 
 
-def _choice(params: Mapping[str, Any], key: str, choices: tuple) -> Any:
-    value = params[key]
-    if value not in choices:
-        raise TrainingConfigError(
-            f"Unknown model_training.{key} '{value}': use one of "
-            f"{', '.join(str(choice).lower() for choice in choices)}."
-        )
-    return value
-
-
 def resolve_training_setup(params: Mapping[str, Any]) -> dict[str, Any]:
     """Turn ``auto`` settings into the device, precision, XLA and strategy to use.
 
     On a GPU, mixed precision and XLA are on by default; on CPU both are off and ops
     are deterministic. Several GPUs use ``MirroredStrategy``; a ``TF_CONFIG`` with
-    several workers uses ``MultiWorkerMirroredStrategy``.
+    several workers uses ``MultiWorkerMirroredStrategy``. The values were checked
+    with the other parameters (``model_parameters.ModelTrainingParams``).
     """
     gpus = gpu_names()
-    precision = _choice(params, "precision", PRECISIONS)
-    jit_compile = _choice(params, "jit_compile", SWITCHES)
-    deterministic = _choice(params, "deterministic", SWITCHES)
-    distribution = _choice(params, "distribution", DISTRIBUTIONS)
+    precision = params["precision"]
+    jit_compile = params["jit_compile"]
+    deterministic = params["deterministic"]
+    distribution = params["distribution"]
     if distribution == "auto":
         if tf_config_workers() > 1:
             distribution = "multi_worker"

@@ -14,6 +14,14 @@ from PIL import Image, UnidentifiedImageError
 # Modes that need more than a plain ``Image.convert("RGB")``: 16- and 32-bit
 # integer images, which PIL would clip to 255 instead of rescaling.
 _HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# Modes that ``Image.reduce`` averages (palette images are converted first).
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "F")
+# The largest image, in pixels (width x height), that is decoded: far below PIL's own
+# decompression-bomb limit (89 MP), far above any MRI slice. The parameter
+# ``preprocessing.max_image_pixels`` sets it for the pipelines and the served model.
+DEFAULT_MAX_PIXELS = 25_000_000
+# Pixels converted at a time from 16 to 8 bits, so that no full-size float copy exists.
+_STRIP_PIXELS = 1 << 20
 
 
 class ImageHeader(NamedTuple):
@@ -27,48 +35,104 @@ class ImageReadError(ValueError):
     """An image file that cannot be decoded, with a human-readable reason."""
 
 
-def read_header(data: bytes) -> ImageHeader:
-    """Size, colour mode and format from the file header, without decoding pixels."""
+def check_pixels(width: int, height: int, max_pixels: int | None) -> None:
+    """Raise ``ImageReadError`` for an image of more than ``max_pixels`` (None: no limit)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageReadError(
+            f"image is {width} x {height} pixels, over the limit of {max_pixels}"
+        )
+
+
+def _open(data: bytes) -> Image.Image:
+    """The image with its header read and its pixels not decoded yet."""
+    try:
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(
+            f"image over PIL's decompression-bomb limit: {error}"
+        ) from error
+
+
+def read_header(data: bytes, max_pixels: int | None = None) -> ImageHeader:
+    """Size, colour mode and format from the file header, without decoding pixels.
+
+    An image of more than ``max_pixels`` raises ``ImageReadError``.
+    """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _open(data) as image:
+            check_pixels(image.width, image.height, max_pixels)
             return ImageHeader(
                 image.width, image.height, image.mode, image.format or ""
             )
+    except ImageReadError:
+        raise
     except UnidentifiedImageError as error:
         raise ImageReadError("not an image file (unrecognised format)") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"unreadable image header: {error}") from error
 
 
-def decode_image(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.Image:
+def decode_image(
+    data: bytes,
+    draft_size: tuple[int, int] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
     """Fully decode an image; truncated or corrupt files raise ``ImageReadError``.
 
-    ``draft_size`` lets JPEG decoding scale down in the DCT domain (much faster)
-    to no less than that size, which is all a later resize needs.
+    An image of more than ``max_pixels`` is refused from its header, before any pixel
+    is decoded. ``draft_size`` (width, height) shrinks the image as early as possible
+    to no less than that size, which is all a later resize needs: JPEG decoding scales
+    down in the DCT domain, other formats are reduced by an integer factor (box
+    average) right after decoding, 16-bit images after their conversion to 8 bits.
     """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))
+        image = _open(data)
+        check_pixels(image.width, image.height, max_pixels)
         if draft_size is not None and image.format == "JPEG":
             image.draft("RGB", draft_size)
         image.load()
+    except ImageReadError:
+        raise
     except UnidentifiedImageError as error:
         raise ImageReadError("not an image file (unrecognised format)") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"corrupt or truncated image: {error}") from error
-    return image
+    return image if draft_size is None else _reduce(image, draft_size)
+
+
+def _reduce(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The image reduced by the largest integer factor that keeps it at least ``size``."""
+    factor = min(image.width // size[0], image.height // size[1])
+    if factor < 2:
+        return image
+    if image.mode in _HIGH_BIT_MODES:
+        image = Image.fromarray(_high_bit_to_gray8(image))
+    if image.mode not in _REDUCIBLE_MODES:
+        return image
+    return image.reduce(factor)
+
+
+def _high_bit_to_gray8(image: Image.Image) -> np.ndarray:
+    """A 16- or 32-bit image rescaled by its maximum to uint8, strip by strip."""
+    peak = image.getextrema()[1]
+    scale = 255.0 / peak if peak > 0 else 1.0
+    gray = np.empty((image.height, image.width), dtype=np.uint8)
+    rows = max(1, _STRIP_PIXELS // max(1, image.width))
+    for top in range(0, image.height, rows):
+        bottom = min(top + rows, image.height)
+        strip = np.asarray(image.crop((0, top, image.width, bottom)), dtype=np.float64)
+        gray[top:bottom] = np.clip(np.rint(strip * scale), 0, 255)
+    return gray
 
 
 def to_rgb8(image: Image.Image) -> np.ndarray:
     """Convert grayscale, palette, RGBA, CMYK or 16-bit images to an 8-bit RGB array."""
     if image.mode in _HIGH_BIT_MODES:
-        pixels = np.asarray(image, dtype=np.float64)
-        peak = pixels.max()
-        scaled = pixels * (255.0 / peak) if peak > 0 else pixels
-        gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        gray = _high_bit_to_gray8(image)
         return np.repeat(gray[..., None], 3, axis=-1)
     if image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
@@ -178,15 +242,18 @@ def load_rgb(
     data: bytes,
     size: tuple[int, int] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
     """Decode bytes to 8-bit RGB, preprocess it and resize it to ``size`` (height, width).
 
     The one image loader of the project: caching, evaluation, batch inference and
     serving all call it, so that every image a model sees was prepared the same way.
     ``preprocessing`` is the ``image_preprocessing`` parameter group (crop to the
-    brain, intensity normalisation); ``None`` leaves the image as decoded.
+    brain, intensity normalisation); ``None`` leaves the image as decoded. Images of
+    more than ``max_pixels`` raise ``ImageReadError`` before decoding.
     """
     # Decode at up to twice the final size, so that a crop keeps enough pixels.
     draft = None if size is None else (2 * size[1], 2 * size[0])
-    rgb = preprocess_rgb(to_rgb8(decode_image(data, draft_size=draft)), preprocessing)
+    decoded = decode_image(data, draft_size=draft, max_pixels=max_pixels)
+    rgb = preprocess_rgb(to_rgb8(decoded), preprocessing)
     return rgb if size is None else resize_rgb(rgb, size)

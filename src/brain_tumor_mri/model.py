@@ -49,7 +49,12 @@ POOLING = {
 
 
 class ModelConfigError(ValueError):
-    """A model parameter that cannot be used, with what to set instead."""
+    """A model parameter that cannot be used, with what to set instead.
+
+    Rules that the parameters alone decide (pooling, dropout, a weights path that
+    exists, ...) are checked before the run, by ``model_parameters``; this is for
+    what only building the model finds out.
+    """
 
 
 def preprocessing_layer() -> keras.layers.Conv2D:
@@ -66,21 +71,6 @@ def preprocessing_layer() -> keras.layers.Conv2D:
     rgb_to_bgr = np.eye(3, dtype="float32")[::-1].reshape(1, 1, 3, 3)
     layer.set_weights([rgb_to_bgr, -np.array(CAFFE_MEAN_BGR, dtype="float32")])
     return layer
-
-
-def check_head(params: Mapping[str, Any]) -> None:
-    """Raise ``ModelConfigError`` for a head that cannot be built."""
-    pooling = params.get("pooling", "avg")
-    if pooling not in POOLING:
-        raise ModelConfigError(
-            f"Unknown model_construction.head.pooling '{pooling}': use one of "
-            f"{', '.join(POOLING)}."
-        )
-    if not 0 <= params["dropout"] < 1:
-        raise ModelConfigError(
-            "model_construction.head.dropout must be at least 0 and below 1; got "
-            f"{params['dropout']}."
-        )
 
 
 def classification_head(
@@ -112,7 +102,6 @@ def build_classifier(
     weights: str | None = None,
 ) -> keras.Model:
     """ResNet-50 on uint8-range RGB images of ``image_size``, softmax over the classes."""
-    check_head(head)
     height, width = (int(side) for side in image_size)
     if min(height, width) < 32:
         raise ModelConfigError(
@@ -162,19 +151,16 @@ def imagenet_weights_file() -> Path:
 
 
 def resolve_weights(weights: str | None) -> Path | None:
-    """The weights file that ``weights`` (``imagenet``, ``null`` or a path) names."""
+    """The weights file that ``weights`` (``imagenet``, ``null`` or a path) names.
+
+    That a path names an existing file is checked with the other parameters, before
+    the run (``model_parameters.ModelConstructionParams``).
+    """
     if weights is None:
         return None
     if weights == "imagenet":
         return imagenet_weights_file()
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise ModelConfigError(
-            f"model_construction.weights: no weights file at '{path}' (relative paths "
-            f"start at {Path.cwd()}). Use 'imagenet', null (random initialisation) "
-            "or the path of a ResNet-50 weights file without top (.h5 or .weights.h5)."
-        )
-    return path
+    return Path(weights).expanduser()
 
 
 def load_backbone_weights(model: keras.Model, path: Path) -> None:

@@ -6,11 +6,12 @@ stops ``kedro run`` before any work, one line per problem.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from brain_tumor_mri.parameters import StrictModel
+from brain_tumor_mri.parameter_base import StrictModel
 
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Positive = Annotated[float, Field(gt=0)]
@@ -25,8 +26,22 @@ class HeadParams(StrictModel):
     dropout: Fraction
 
 
+def _weights_source(weights: str | None) -> str | None:
+    """``imagenet``, null, or the path of a file that exists (relative to the project)."""
+    if weights is None or weights == "imagenet":
+        return weights
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"no weights file at '{path}' (relative paths start at {Path.cwd()}). Use "
+            "'imagenet', null (random initialisation) or the path of a ResNet-50 "
+            "weights file without top (.h5 or .weights.h5)"
+        )
+    return weights
+
+
 class ModelConstructionParams(StrictModel):
-    weights: str | None
+    weights: Annotated[str | None, AfterValidator(_weights_source)]
     head: HeadParams
 
 

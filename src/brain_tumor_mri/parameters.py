@@ -11,22 +11,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import click
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-)
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+
+from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS
+from brain_tumor_mri.parameter_base import StrictModel
+
+__all__ = ["PARAMETER_SCHEMAS", "ParameterError", "StrictModel", "check_parameters"]
 
 
 class ParameterError(click.ClickException):
     """Parameters that do not fit their schema; ``kedro run`` prints it without a traceback."""
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ClassSpec(StrictModel):
@@ -40,6 +34,20 @@ class PreprocessingParams(StrictModel):
     validation_fraction: float = Field(gt=0, lt=1)
     near_duplicate_max_distance: int = Field(ge=0, le=64)
     workers: int = Field(ge=1)
+    max_image_pixels: int = Field(ge=1)
+
+
+def _external_test_folder(path: str | None) -> str | None:
+    """An existing folder, or None for no external test set."""
+    if path is not None and not Path(path).is_dir():
+        raise ValueError(
+            f"no folder at '{path}' (expected <folder>/<class or alias>/<images>, or "
+            "null for no external test set)"
+        )
+    return path
+
+
+ExternalTestDir = Annotated[str | None, AfterValidator(_external_test_folder)]
 
 
 class CropParams(StrictModel):
@@ -65,7 +73,7 @@ class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
-    external_test_dir: str | None = None
+    external_test_dir: ExternalTestDir = None
     review: ReviewParams
     screening: ScreeningParams
 
@@ -85,6 +93,11 @@ class ReportingParams(StrictModel):
 
 class InferenceParams(StrictModel):
     batch_size: int = Field(ge=1)
+
+
+class ServingParams(StrictModel):
+    max_images_per_request: int = Field(ge=1)
+    max_request_pixels: int = Field(ge=1)
 
 
 def _existing_folder(path: str) -> str:
@@ -107,8 +120,10 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     "evaluation": EvaluationParams,
     "reporting": ReportingParams,
     "inference": InferenceParams,
+    "serving": ServingParams,
     "input_dir": Annotated[str, AfterValidator(_existing_folder)],
     "model_uri": Annotated[str, Field(min_length=1)] | None,
+    **MODEL_PARAMETER_SCHEMAS,
 }
 
 
@@ -136,21 +151,9 @@ def check_parameters(params: dict[str, Any]) -> None:
             f"evaluation.screening.negative_class: '{negative}' is not a class "
             f"(classes: {names})"
         )
-    external = (params.get("evaluation") or {}).get("external_test_dir")
-    if isinstance(external, str) and not Path(external).is_dir():
-        problems.append(
-            f"evaluation.external_test_dir: no folder at '{external}' (expected "
-            "<folder>/<class or alias>/<images>, or null for no external test set)"
-        )
     if problems:
         raise ParameterError(
             "Invalid parameters in conf/ or --params:\n  - "
             + "\n  - ".join(problems)
             + "\nEach parameter is described in the comments of conf/base/parameters*.yml."
         )
-
-
-# The model groups' schemas build on StrictModel above, so they are imported last.
-from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS  # noqa: E402
-
-PARAMETER_SCHEMAS.update(MODEL_PARAMETER_SCHEMAS)

@@ -24,7 +24,7 @@ import io
 import json
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,7 +42,13 @@ from PIL import Image
 
 import brain_tumor_mri
 from brain_tumor_mri.calibration import apply_temperature, needs_review
-from brain_tumor_mri.images import ImageReadError, load_rgb
+from brain_tumor_mri.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeader,
+    ImageReadError,
+    load_rgb,
+    read_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -147,13 +153,58 @@ def model_image_preprocessing(
     return preprocessing
 
 
+class RequestLimits(NamedTuple):
+    """What one request may ask of the served model; more is answered with HTTP 400.
+
+    The values are logged with the model (its ``model_config``, from the parameters
+    ``serving`` and ``preprocessing.max_image_pixels``); MLflow's environment variable
+    ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` overrides them when the model is served.
+    """
+
+    max_images_per_request: int = 64
+    max_request_pixels: int = 100_000_000
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RequestLimits:
+        """The limits found in a model config; the defaults for those it lacks."""
+        return cls(**{key: int(config[key]) for key in cls._fields if key in config})
+
+
+def _check_image_count(count: int, limits: RequestLimits) -> None:
+    if count > limits.max_images_per_request:
+        raise _bad_request(
+            f"The request has {count} images, over the limit of "
+            f"{limits.max_images_per_request} per request (max_images_per_request): "
+            "send them in several requests."
+        )
+
+
+def _check_request_pixels(
+    headers: Iterable[ImageHeader], limits: RequestLimits
+) -> None:
+    pixels = sum(header.width * header.height for header in headers)
+    if pixels > limits.max_request_pixels:
+        raise _bad_request(
+            f"The images of the request have {pixels} pixels in all (width x height), "
+            f"over the limit of {limits.max_request_pixels} per request "
+            "(max_request_pixels): send fewer or smaller images per request."
+        )
+
+
 def images_from_request(
     model_input: Any,
     size: tuple[int, int],
+    limits: RequestLimits | None = None,
     preprocessing: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Decode the ``image`` column to a uint8 batch, prepared as ``preprocessing``
-    says; raise a 400 naming each bad row."""
+    says; raise a 400 naming each bad row.
+
+    The request's size is checked from the image headers before any pixel is
+    decoded: the number of images, their pixels in all and each image's pixels.
+    """
+    limits = limits or RequestLimits()
     if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
         raise _bad_request(
             f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG or "
@@ -164,14 +215,30 @@ def images_from_request(
         raise _bad_request(
             f"No images in the request: send at least one row in column '{INPUT_COLUMN}'."
         )
-    images, problems = [], []
+    _check_image_count(len(values), limits)
+    files: dict[int, bytes] = {}
+    headers: dict[int, ImageHeader] = {}
+    problems: dict[int, str] = {}
     for row, value in enumerate(values):
         try:
-            images.append(load_rgb(decode_base64_image(value), size, preprocessing))
+            files[row] = decode_base64_image(value)
+            headers[row] = read_header(files[row], limits.max_image_pixels)
+        except (ImageReadError, ValueError) as error:
+            problems[row] = str(error)
+    _check_request_pixels(headers.values(), limits)
+    images = []
+    for row in headers:
+        try:
+            images.append(
+                load_rgb(files.pop(row), size, preprocessing, limits.max_image_pixels)
+            )
         except (ImageReadError, ValueError, Image.DecompressionBombError) as error:
-            problems.append(f"row {row}: {error}")
+            problems[row] = str(error)
     if problems:
-        shown = "; ".join(problems[:MAX_REPORTED_ROWS])
+        shown = "; ".join(
+            f"row {row}: {problems[row]}"
+            for row in sorted(problems)[:MAX_REPORTED_ROWS]
+        )
         more = len(problems) - MAX_REPORTED_ROWS
         raise _bad_request(
             f"{len(problems)} of {len(values)} values in column '{INPUT_COLUMN}' are not "
@@ -194,11 +261,13 @@ class ImageClassifier(PythonModel):
         model: keras.Model | None = None,
         classes: Sequence[str] = (),
         calibration: Mapping[str, Any] | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         self.model = model
         self.classes = list(classes)
         self.calibration = dict(calibration) if calibration else None
         self.preprocessing = (self.calibration or {}).get("image_preprocessing")
+        self.limits = limits or RequestLimits()
 
     def load_context(self, context: PythonModelContext) -> None:
         """Load the Keras model (built-in layers only), the class names and the
@@ -216,6 +285,7 @@ class ImageClassifier(PythonModel):
                 "The servable model has no calibration: its probabilities are "
                 "uncalibrated and every prediction needs review."
             )
+        self.limits = RequestLimits.from_config(context.model_config)
         # Build the predict function before requests arrive, possibly several at once.
         self.model.predict(
             np.zeros((1, *image_size(self.model), 3), np.uint8), verbose=0
@@ -230,20 +300,22 @@ class ImageClassifier(PythonModel):
         """The predicted class, the calibrated class probabilities and
         ``needs_review`` of each image."""
         images = images_from_request(
-            model_input, image_size(self.model), self.preprocessing
+            model_input, image_size(self.model), self.limits, self.preprocessing
         )
         probabilities = self.model.predict(images, batch_size=BATCH_SIZE, verbose=0)
         return prediction_frame(probabilities, self.classes, self.calibration)
 
 
 class ServableModel(NamedTuple):
-    """What the servable model is made of: the Keras model, the classes, an example
-    and the calibration (temperature, review threshold) of its training run."""
+    """What the servable model is made of: the Keras model, the classes, an example,
+    the calibration (temperature, review threshold, image preprocessing) of its
+    training run and the limits of a request."""
 
     model: keras.Model
     classes: list[str]
     example_image: bytes
     calibration: dict[str, Any] | None = None
+    limits: RequestLimits = RequestLimits()
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -295,9 +367,9 @@ class MlflowServableModelDataset(AbstractDataset[ServableModel, Any]):
         example = pd.DataFrame(
             {INPUT_COLUMN: [base64.b64encode(data.example_image).decode("ascii")]}
         )
-        output = ImageClassifier(data.model, data.classes, data.calibration).predict(
-            None, example
-        )
+        output = ImageClassifier(
+            data.model, data.classes, data.calibration, data.limits
+        ).predict(None, example)
         with tempfile.TemporaryDirectory() as folder:
             keras_path = Path(folder, "model.keras")
             data.model.save(keras_path)
@@ -314,7 +386,10 @@ class MlflowServableModelDataset(AbstractDataset[ServableModel, Any]):
                 artifacts=artifacts,
                 code_paths=[str(Path(brain_tumor_mri.__file__).parent)],
                 # MLflow also logs the model config as run parameters.
-                model_config={"class_names": list(data.classes)},
+                model_config={
+                    "class_names": list(data.classes),
+                    **data.limits._asdict(),
+                },
                 signature=infer_signature(example, output),
                 input_example=example,
                 pip_requirements=_pinned_requirements(),

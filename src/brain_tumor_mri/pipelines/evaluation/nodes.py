@@ -296,9 +296,7 @@ def load_external_test_set(
     images, labels, paths = [], [], []
     folder = params.get("external_test_dir")
     if folder:
-        root = Path(folder)
-        if not root.is_dir():
-            raise FileNotFoundError(f"external_test_dir '{root}' is not a folder.")
+        root = Path(folder)  # an existing folder: the parameter check saw to it
         index = {name: i for i, name in enumerate(class_names(classes))}
         for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             name = folder_to_class(class_dir.name, classes)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.images import ImageReadError, load_rgb
+from brain_tumor_mri.images import DEFAULT_MAX_PIXELS, ImageReadError, load_rgb
 from brain_tumor_mri.serving import (
     REVIEW_COLUMN,
     image_size,
@@ -33,9 +33,12 @@ def decode_images(
     inference_images: Mapping[str, Loader],
     inference_model: keras.Model,
     inference_calibration: Mapping[str, Any],
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> dict[str, Any]:
     """Read every file and prepare it as the model's training run did (its
     ``image_preprocessing``, from ``calibration.json``), at the model's input size.
+
+    A file of more than ``max_pixels`` pixels is unreadable, refused from its header.
 
     Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
     "errors": {unreadable file: reason}}``, files in sorted order.
@@ -45,7 +48,9 @@ def decode_images(
     images, files, errors = [], [], {}
     for file in sorted(inference_images):
         try:
-            images.append(load_rgb(inference_images[file](), size, preprocessing))
+            images.append(
+                load_rgb(inference_images[file](), size, preprocessing, max_pixels)
+            )
         except ImageReadError as error:
             errors[file] = str(error)
         except Exception as error:  # one bad file must not stop the others
@@ -79,8 +84,11 @@ def _overlay(
     alpha: float,
     preprocessing: Mapping[str, Any] | None,
 ) -> Image.Image:
-    """The heatmap over the image at full resolution, cropped as the model saw it."""
-    image = load_rgb(load(), preprocessing=preprocessing)
+    """The heatmap over the image at full resolution, cropped as the model saw it.
+
+    Only files that ``decode_images`` read, within its pixel limit, get an overlay.
+    """
+    image = load_rgb(load(), preprocessing=preprocessing, max_pixels=None)
     return Image.fromarray(overlay_heatmap(image, heatmap, alpha))
 
 
@@ -110,7 +118,8 @@ def prediction_table(
     frames = [frame for frame in (predicted, unreadable) if len(frame)]
     if not frames:
         return pd.DataFrame(columns=columns)
-    table = pd.concat(frames, ignore_index=True)[columns]
+    # reindex: a folder with no readable file has no predicted class or probabilities.
+    table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
     return table.sort_values("file", ignore_index=True)
 
 

@@ -10,7 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 decode_images,
-                inputs=["inference_images", "inference_model", "inference_calibration"],
+                inputs=[
+                    "inference_images",
+                    "inference_model",
+                    "inference_calibration",
+                    "params:preprocessing.max_image_pixels",
+                ],
                 outputs="decoded_inference_images",
                 name="decode_new_images",
             ),

@@ -9,20 +9,28 @@ import keras
 import numpy as np
 
 from brain_tumor_mri.classes import class_names
-from brain_tumor_mri.serving import ServableModel, png_bytes
+from brain_tumor_mri.serving import RequestLimits, ServableModel, png_bytes
 
 
-def package_servable_model(
+def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     trained_model: keras.Model,
     val_cache: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
     calibration: Mapping[str, Any],
+    max_image_pixels: int,
+    serving: Mapping[str, int],
 ) -> ServableModel:
-    """The trained model, its class names, a validation image (PNG) as input example,
-    and the temperature and review threshold fitted on validation."""
+    """The trained model, its class names, an input example, its calibration and the
+    request limits.
+
+    The example is a validation image (PNG); the calibration is the temperature, review
+    threshold and image preprocessing of the training run; the limits are ``serving``
+    and ``max_image_pixels``, the limit of each image.
+    """
     return ServableModel(
         trained_model,
         class_names(classes),
         png_bytes(val_cache["images"][0]),
         dict(calibration),
+        RequestLimits(**serving, max_image_pixels=max_image_pixels),
     )

@@ -13,7 +13,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 package_servable_model,
-                inputs=["trained_model", "val_cache", "params:classes", "calibration"],
+                inputs=[
+                    "trained_model",
+                    "val_cache",
+                    "params:classes",
+                    "calibration",
+                    "params:preprocessing.max_image_pixels",
+                    "params:serving",
+                ],
                 outputs="servable_model",
                 name="register_servable_model",
             ),

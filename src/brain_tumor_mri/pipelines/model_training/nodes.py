@@ -21,13 +21,11 @@ from brain_tumor_mri.checkpoints import (
 )
 from brain_tumor_mri.data_pipeline import (
     balanced_class_weights,
-    check_augmentation,
     evaluation_dataset,
     steps_per_epoch,
     training_dataset,
 )
 from brain_tumor_mri.devices import (
-    TrainingConfigError,
     distribution_strategy,
     resolve_training_setup,
     seed_everything,
@@ -162,12 +160,9 @@ def _plateau_callbacks(
 def _class_weight(
     labels: np.ndarray, num_classes: int, mode: str | None
 ) -> dict[int, float] | None:
+    # "balanced" or None, as model_parameters.ModelTrainingParams checked.
     if mode is None:
         return None
-    if mode != "balanced":
-        raise TrainingConfigError(
-            f"Unknown model_training.class_weight '{mode}': use balanced or null."
-        )
     return balanced_class_weights(labels, num_classes)
 
 
@@ -212,7 +207,6 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     strategy = distribution_strategy(setup["distribution"])
     num_classes = untrained_model.output_shape[-1]
     batch_size = params["batch_size"]
-    check_augmentation(params["augmentation"])
     val_data = evaluation_dataset(val_cache, num_classes, batch_size)
     class_weight = _class_weight(
         train_cache["labels"], num_classes, params["class_weight"]

@@ -116,7 +116,7 @@ def index_raw_files(
             "sha256": hashlib.sha256(data).hexdigest(),
         }
         try:
-            row.update(read_header(data)._asdict())
+            row.update(read_header(data, params["max_image_pixels"])._asdict())
         except ImageReadError as error:
             row.update(
                 width=None, height=None, mode=None, format=None, header_error=str(error)
@@ -163,7 +163,11 @@ def validate_images(
 
     def check(path: str) -> tuple[str, str]:
         try:
-            image = decode_image(raw_images[path](), draft_size=VALIDATION_DECODE_SIZE)
+            image = decode_image(
+                raw_images[path](),
+                draft_size=VALIDATION_DECODE_SIZE,
+                max_pixels=params["max_image_pixels"],
+            )
         except ImageReadError as error:
             return "", str(error)
         return perceptual_hash(to_rgb8(image)), ""
@@ -409,6 +413,7 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     held in memory; ``labels`` are class indices, ``paths`` relative file paths.
     """
     size = (int(image_size[0]), int(image_size[1]))
+    max_pixels = params["max_image_pixels"]
     rows = data_split[data_split["split"] == split]
     paths = rows["path"].tolist()
 
@@ -421,7 +426,7 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
                     list(
                         pool.map(
                             lambda p: load_rgb(
-                                raw_images[p](), size, image_preprocessing
+                                raw_images[p](), size, image_preprocessing, max_pixels
                             ),
                             batch,
                         )

@@ -1,0 +1,217 @@
+"""Bounded requests to the served model: too many images or pixels get HTTP 400.
+
+The server is the real ``mlflow models serve`` on 127.0.0.1, serving a servable model
+logged and registered by the project's own dataset around a small real Keras model,
+so that these tests need no training run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from kedro.config import OmegaConfigLoader
+from mlflow.exceptions import MlflowException
+from PIL import Image
+
+from brain_tumor_mri.serving import (
+    MlflowServableModelDataset,
+    RequestLimits,
+    ServableModel,
+    images_from_request,
+    png_bytes,
+)
+from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
+from tests.conftest import PROJECT_ROOT
+from tests.test_model_serving import _free_port, b64, post, split_payload
+
+CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
+LIMITS = RequestLimits(
+    max_images_per_request=3, max_request_pixels=3 * 100 * 100, max_image_pixels=20_000
+)
+SERVER_START_TIMEOUT_S = 240
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 90, 90)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def frame(*images: bytes) -> pd.DataFrame:
+    return pd.DataFrame({"image": [b64(data) for data in images]})
+
+
+def test_too_many_images_are_refused_before_decoding():
+    with pytest.raises(MlflowException) as error:
+        images_from_request(frame(*[b"not even an image"] * 4), (32, 32), LIMITS)
+    assert error.value.get_http_status_code() == 400
+    assert "The request has 4 images, over the limit of 3 per request" in str(
+        error.value
+    )
+    assert images_from_request(frame(*[png(50, 40)] * 3), (32, 32), LIMITS).shape == (
+        3,
+        32,
+        32,
+        3,
+    )
+
+
+def test_too_many_pixels_in_all_are_refused_before_decoding():
+    with pytest.raises(MlflowException) as error:
+        images_from_request(
+            frame(png(100, 100), png(100, 100), png(100, 101)), (32, 32), LIMITS
+        )
+    message = str(error.value)
+    assert "30100 pixels in all (width x height), over the limit of 30000" in message
+    assert "(max_request_pixels)" in message
+
+
+def test_each_image_has_its_own_limit():
+    with pytest.raises(MlflowException) as error:
+        images_from_request(frame(png(50, 50), png(200, 101)), (32, 32), LIMITS)
+    assert "1 of 2 values" in str(error.value)
+    assert "row 1: image is 200 x 101 pixels, over the limit of 20000" in str(
+        error.value
+    )
+
+
+def test_default_limits_are_the_shipped_parameters():
+    params = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), **CONFIG_LOADER_ARGS
+    )["parameters"]
+    assert RequestLimits() == RequestLimits(
+        **params["serving"],
+        max_image_pixels=params["preprocessing"]["max_image_pixels"],
+    )
+
+
+def register_small_model(tracking_uri: str) -> None:
+    """Log and register a small servable model with LIMITS as ``small_classifier``."""
+    inputs = keras.Input((32, 32, 3), name="image")
+    features = keras.layers.Conv2D(4, 3, name="conv5_block3_out")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(pooled)
+    model = keras.Model(inputs, outputs)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        mlflow.set_experiment("serving_limits")
+        dataset = MlflowServableModelDataset(registered_model_name="small_classifier")
+        with mlflow.start_run():
+            dataset.save(
+                ServableModel(
+                    model,
+                    CLASSES,
+                    png_bytes(np.zeros((32, 32, 3), np.uint8)),
+                    limits=LIMITS,
+                )
+            )
+        config = mlflow.models.Model.load("models:/small_classifier/1").flavors[
+            "python_function"
+        ]["config"]
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert {key: config[key] for key in LIMITS._fields} == LIMITS._asdict()
+
+
+@pytest.fixture(scope="module")
+def served_small_model(tmp_path_factory: pytest.TempPathFactory):
+    """The small model served, its request limit lowered with MLflow's
+    MLFLOW_PYFUNC_INFERENCE_CONFIG; yields the server's process and its URL."""
+    root = tmp_path_factory.mktemp("serving_limits")
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    register_small_model(tracking_uri)
+    port = _free_port()
+    log = root / "server.log"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_PYFUNC_INFERENCE_CONFIG": json.dumps({"max_images_per_request": 2}),
+        "UVICORN_LIMIT_CONCURRENCY": "8",  # as README's serve command
+    }
+    command = [sys.executable, "-m", "mlflow", "models", "serve"]
+    command += ["-m", "models:/small_classifier/1", "--env-manager", "local"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--timeout", "30"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"The server exited:\n{log.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"The server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield process, f"{url}/invocations"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def test_served_model_answers_400_past_each_limit_and_keeps_serving(
+    served_small_model,
+):
+    process, url = served_small_model
+    small = b64(png(40, 30))
+    cases = {
+        # the logged limit of 3, lowered to 2 when serving
+        "The request has 3 images, over the limit of 2 per request": [small] * 3,
+        "31500 pixels in all (width x height), over the limit of 30000": [
+            b64(png(150, 100)),
+            b64(png(150, 110)),
+        ],
+        "row 0: image is 150 x 150 pixels, over the limit of 20000": [
+            b64(png(150, 150))
+        ],
+    }
+    for message, values in cases.items():
+        response = post(url, split_payload(values))
+        assert response.status_code == 400, response.text
+        assert message in response.json()["message"]
+        assert process.poll() is None
+    response = post(url, split_payload([small, small]))
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == 2
+
+
+def test_mlflow_http_layer_does_what_the_readme_says(served_small_model):
+    """MLflow's own behaviours that README's serving section warns about; if one of
+    these fails, MLflow changed and the README must say so."""
+    _, url = served_small_model
+    response = requests.post(url, data='{"inputs": {"image": []}}', timeout=60)
+    assert response.status_code == 500  # no Content-Type
+    body = '{"dataframe_split": ' + "x" * 100_000
+    response = requests.post(
+        url, data=body, headers={"Content-Type": "application/json"}, timeout=60
+    )
+    assert response.status_code == 400
+    assert "x" * 100_000 in response.text  # the whole body, echoed
