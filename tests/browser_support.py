@@ -125,9 +125,10 @@ def serve(
     try:
         deadline = time.monotonic() + timeout_s
         while not _answers(ready_url):
-            if time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(
-                    f"{command[0]} did not answer at {ready_url} within {timeout_s} s; "
+                    f"{command[0]} did not answer at {ready_url} within {timeout_s} s "
+                    f"(exit code {process.poll()}); "
                     f"its log:\n{log.read_text(errors='replace')[-4000:]}"
                 )
             time.sleep(0.5)

@@ -6,11 +6,8 @@ import base64
 import io
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -25,6 +22,7 @@ from PIL import Image
 from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.serving import decode_base64_image, images_from_request
+from tests.browser_support import serve
 from tests.conftest import QuickTrainingRun
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -140,36 +138,16 @@ def server(
         "1",
     ]
     env = {**os.environ, "MLFLOW_TRACKING_URI": quick_training_run.tracking_uri}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The server exited:\n{log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
+    with serve(
+        command,
+        ready_url=f"{url}/ping",
+        cwd=log.parent,
+        log=log,
+        env=env,
+        timeout_s=SERVER_START_TIMEOUT_S,
+    ) as process:
         yield process, f"{url}/invocations"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
 
 def post(url: str, payload) -> requests.Response:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import keras
 import mlflow
@@ -33,6 +30,7 @@ from brain_tumor_mri.serving import (
     png_bytes,
 )
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
+from tests.browser_support import serve
 from tests.conftest import PROJECT_ROOT
 from tests.test_model_serving import _free_port, b64, post, split_payload
 
@@ -145,36 +143,16 @@ def served_small_model(tmp_path_factory: pytest.TempPathFactory):
     command += ["-m", "models:/small_classifier/1", "--env-manager", "local"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     command += ["--timeout", "30"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The server exited:\n{log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
+    with serve(
+        command,
+        ready_url=f"{url}/ping",
+        cwd=log.parent,
+        log=log,
+        env=env,
+        timeout_s=SERVER_START_TIMEOUT_S,
+    ) as process:
         yield process, f"{url}/invocations"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
 
 def test_served_model_answers_400_past_each_limit_and_keeps_serving(
