@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from tests.conftest import PROJECT_ROOT, QuickTrainingRun
+from tests.conftest import PROJECT_ROOT, SHARED_DATA, QuickTrainingRun
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "01_explore_the_data_and_latest_run.ipynb"
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -100,6 +100,9 @@ def executed(quick_training_run: QuickTrainingRun) -> NotebookNode:
     notebooks.mkdir(exist_ok=True)
     shutil.copy2(NOTEBOOK, notebooks / NOTEBOOK.name)
     notebook = read_notebook(notebooks / NOTEBOOK.name)
+    # As a user whose data set is elsewhere: its folder in the environment's globals.
+    globals_file = quick_training_run.project_path / "conf" / "quick" / "globals.yml"
+    globals_file.write_text(f"raw_data_dir: {SHARED_DATA}\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KEDRO_ENV", "quick")
         patch.setenv("MLFLOW_TRACKING_URI", quick_training_run.tracking_uri)
@@ -119,6 +122,11 @@ def test_notebook_shows_sample_images_and_class_balance(executed: NotebookNode):
     shown = text_of(balance)
     for name in (*CLASSES, "train", "val", "test", "test_dedup"):
         assert name in shown
+
+
+def test_notebook_shows_the_brain_crop(executed: NotebookNode):
+    outputs = cell_outputs(executed, "crop")
+    assert images_in(outputs) == 1, text_of(outputs)
 
 
 def test_notebook_shows_the_leakage_audit(
