@@ -78,6 +78,7 @@ def test_no_readable_file_gives_a_table_of_reasons_and_no_stale_output(
         "file",
         "predicted_class",
         *(f"probability_{name}" for name in CLASSES),
+        "needs_review",
         "status",
         "reason",
     ]
