@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -55,6 +56,21 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
     return project
+
+
+@pytest.fixture(autouse=True)
+def mlflow_state_stays_in_its_test():
+    """End any MLflow run a test leaves active and restore the tracking URI it found.
+
+    An in-process Kedro session points MLflow's global tracking URI at its own
+    project (kedro-mlflow sets it) and a failing one can leave its run active; neither
+    may reach the next test.
+    """
+    tracking_uri = mlflow.get_tracking_uri()
+    yield
+    while mlflow.active_run():
+        mlflow.end_run("KILLED")
+    mlflow.set_tracking_uri(tracking_uri)
 
 
 @dataclass(frozen=True)

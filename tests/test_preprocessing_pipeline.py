@@ -42,7 +42,13 @@ def test_pipeline_runs_with_the_project_catalog(project_copy: Path):
     )
     catalog = DataCatalog.from_config(loader["catalog"])
     parameters = loader["parameters"]
-    for name in ("classes", "seed", "image_size", "preprocessing"):
+    for name in (
+        "classes",
+        "seed",
+        "image_size",
+        "image_preprocessing",
+        "preprocessing",
+    ):
         catalog[f"params:{name}"] = parameters[name]
     outputs = SequentialRunner().run(create_pipeline(), catalog)
     assert {type(dataset).__name__ for dataset in outputs.values()} >= {
