@@ -1,20 +1,65 @@
-"""Every module of the package imports on its own, in a fresh interpreter.
+"""Every module of the package imports on its own, without any other module of it.
 
 The order in which tests import modules can hide a circular import (two modules that
-each need the other to be imported first); a fresh interpreter per module cannot.
+each need the other to be imported first). Here one fresh interpreter imports the
+third-party libraries only (TensorFlow, Kedro, MLflow, ...: the slow part), then forks
+one child per module of the package; each child starts with no module of the package
+imported, imports its module and reports. As exact as a fresh interpreter per module
+for the package's own imports, and seconds instead of minutes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import brain_tumor_mri
 
 PACKAGE_DIR = Path(brain_tumor_mri.__file__).parent
+THIRD_PARTY = (
+    "tensorflow",
+    "keras",
+    "kedro",
+    "kedro_datasets",
+    "kedro_mlflow",
+    "mlflow",
+    "pandas",
+    "cv2",
+    "sklearn",
+    "matplotlib",
+    "pydantic",
+    "PIL",
+    "imagehash",
+)
+IMPORT_EACH_IN_A_FORK = """
+import importlib, json, os, sys, traceback
+for name in {third_party!r}:
+    importlib.import_module(name)
+assert not [m for m in sys.modules if m.split(".")[0] == "brain_tumor_mri"]
+failures = {{}}
+for module in {modules!r}:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            importlib.import_module(module)
+            message = ""
+        except BaseException:
+            message = traceback.format_exc().strip().splitlines()[-1]
+        os.write(write, message.encode() or b"ok")
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    if message != "ok":
+        failures[module] = message or "the child died"
+print(json.dumps(failures))
+"""
 
 
 def package_modules() -> list[str]:
@@ -28,27 +73,35 @@ def package_modules() -> list[str]:
     return modules
 
 
-def _import_alone(module: str) -> tuple[str, int, str]:
-    result = subprocess.run(
-        [sys.executable, "-c", f"import {module}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    return module, result.returncode, result.stderr
-
-
-def test_every_module_imports_in_a_fresh_interpreter():
+def test_every_module_imports_without_the_rest_of_the_package():
     modules = package_modules()
     assert "brain_tumor_mri.model_parameters" in modules
     assert "brain_tumor_mri.pipelines.inference.nodes" in modules
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-        results = list(pool.map(_import_alone, modules))
-    failures = [
-        f"{module}:\n{stderr.strip().splitlines()[-1] if stderr.strip() else rc}"
-        for module, rc, stderr in results
-        if rc != 0
-    ]
-    assert not failures, "\n".join(failures)
+    script = IMPORT_EACH_IN_A_FORK.format(third_party=THIRD_PARTY, modules=modules)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    failures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not failures, "\n".join(f"{m}: {e}" for m, e in failures.items())
+
+
+def test_a_circular_import_is_caught(tmp_path: Path):
+    """The check itself: two modules that import each other fail in the child."""
+    package = tmp_path / "cyclic"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from cyclic.b import B\nA = 1\n")
+    (package / "b.py").write_text("from cyclic.a import A\nB = 2\n")
+    script = IMPORT_EACH_IN_A_FORK.format(third_party=(), modules=["cyclic.a"])
+    script = f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + script
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    failures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "partially initialized module" in failures["cyclic.a"]
