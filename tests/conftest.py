@@ -73,6 +73,15 @@ def mlflow_state_stays_in_its_test():
     mlflow.set_tracking_uri(tracking_uri)
 
 
+@pytest.fixture(scope="module")
+def chromium() -> None:
+    """Chromium for a browser test, checked before its costly fixtures: the test skips
+    without it, or fails where ``CI`` is set (see ``tests/browser_support.py``)."""
+    from tests.browser_support import require_chromium  # noqa: PLC0415 (Playwright)
+
+    require_chromium()
+
+
 @dataclass(frozen=True)
 class QuickTrainingRun:
     """A finished quick ``training`` run: its project folder and its MLflow run."""

@@ -191,6 +191,7 @@ def test_nodes_have_names_a_reader_understands(registered: dict[str, Pipeline]):
     assert not unnamed, f"Nodes without an explicit name: {unnamed}"
 
 
+@pytest.mark.usefixtures("chromium")
 def test_kedro_viz_draws_every_pipeline_offline(
     viz_url: str,
     registered: dict[str, Pipeline],

@@ -137,6 +137,7 @@ def tidy_for_screenshot(page: Page) -> None:
     page.wait_for_timeout(500)
 
 
+@pytest.mark.usefixtures("chromium")
 def test_mlflow_ui_compares_two_quick_runs(
     compared_runs: tuple[Run, Run], mlflow_ui: str, quick_training_run: QuickTrainingRun
 ):
