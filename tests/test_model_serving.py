@@ -7,7 +7,10 @@ import io
 import json
 import os
 import socket
+import subprocess
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -118,33 +121,31 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ):
     """``mlflow models serve`` on the registered version; stopped (its group) at the end."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serving") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
+    with serve_mlflow_model(
         f"models:/{REGISTERED_NAME}/{registered_version.version}",
-        "--env-manager",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": quick_training_run.tracking_uri}
+        log=tmp_path_factory.mktemp("serving") / "server.log",
+        env={"MLFLOW_TRACKING_URI": quick_training_run.tracking_uri},
+    ) as served:
+        yield served
+
+
+@contextmanager
+def serve_mlflow_model(
+    model_uri: str, *, log: Path, env: dict[str, str], extra_args: Sequence[str] = ()
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``mlflow models serve`` on 127.0.0.1 at a free port, with ``env`` added to the
+    environment; yields the server's process and its invocations URL."""
+    port = _free_port()
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", "1", *extra_args]
     url = f"http://127.0.0.1:{port}"
     with serve(
         command,
         ready_url=f"{url}/ping",
         cwd=log.parent,
         log=log,
-        env=env,
+        env={**os.environ, **env},
         timeout_s=SERVER_START_TIMEOUT_S,
     ) as process:
         yield process, f"{url}/invocations"

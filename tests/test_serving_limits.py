@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import sys
 
 import keras
 import mlflow
@@ -30,15 +28,13 @@ from brain_tumor_mri.serving import (
     png_bytes,
 )
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
-from tests.browser_support import serve
 from tests.conftest import PROJECT_ROOT
-from tests.test_model_serving import _free_port, b64, post, split_payload
+from tests.test_model_serving import b64, post, serve_mlflow_model, split_payload
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
 LIMITS = RequestLimits(
     max_images_per_request=3, max_request_pixels=3 * 100 * 100, max_image_pixels=20_000
 )
-SERVER_START_TIMEOUT_S = 240
 
 
 def png(width: int, height: int) -> bytes:
@@ -131,28 +127,18 @@ def served_small_model(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("serving_limits")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     register_small_model(tracking_uri)
-    port = _free_port()
-    log = root / "server.log"
     env = {
-        **os.environ,
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_PYFUNC_INFERENCE_CONFIG": json.dumps({"max_images_per_request": 2}),
         "UVICORN_LIMIT_CONCURRENCY": "8",  # as README's serve command
     }
-    command = [sys.executable, "-m", "mlflow", "models", "serve"]
-    command += ["-m", "models:/small_classifier/1", "--env-manager", "local"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--timeout", "30"]
-    url = f"http://127.0.0.1:{port}"
-    with serve(
-        command,
-        ready_url=f"{url}/ping",
-        cwd=log.parent,
-        log=log,
+    with serve_mlflow_model(
+        "models:/small_classifier/1",
+        log=root / "server.log",
         env=env,
-        timeout_s=SERVER_START_TIMEOUT_S,
-    ) as process:
-        yield process, f"{url}/invocations"
+        extra_args=["--timeout", "30"],
+    ) as served:
+        yield served
 
 
 def test_served_model_answers_400_past_each_limit_and_keeps_serving(
