@@ -140,3 +140,5 @@ def test_hex_to_uint64_reads_imagehash_strings():
     assert hex_to_uint64(pd.Series([], dtype=str)).shape == (0,)
     with pytest.raises(ValueError, match="1 hashes are not 16 hexadecimal digits"):
         hex_to_uint64(pd.Series(["00ff", "d21c48a72dd93aec"]))
+    with pytest.raises(ValueError, match="pHashes must be hexadecimal"):
+        hex_to_uint64(pd.Series(["d21c48a72dd93aeg"]))

@@ -7,8 +7,9 @@ are grouped by the value of those blocks (one sort), and only hashes in the same
 are compared. With ``m = d + 1`` (``k = 1``) this is classic multi-index hashing; a
 larger ``m`` makes each key longer (``64 k / m`` bits), so far fewer hashes share one, at
 the price of more choices of blocks. ``near_pairs`` picks ``m`` from a cost model, or
-compares all pairs (in vectorised chunks) where that is cheaper, as for a few hundred
-hashes or distances of 32 bits and more. The answer is exact either way.
+compares all pairs (in vectorised chunks) where that is cheaper: for a few hundred
+hashes, or for distances over about 10 bits (at a million hashes), where the blocks get
+too short to tell hashes apart. The answer is exact either way.
 """
 
 from __future__ import annotations
@@ -41,11 +42,15 @@ def hex_to_uint64(hashes: pd.Series) -> np.ndarray:
             f"{int(wrong.sum())} hashes are not 16 hexadecimal digits, e.g. "
             f"{hashes[wrong].iloc[0]!r}: expected 64-bit pHashes as `imagehash` writes them."
         )
-    return np.frombuffer(bytes.fromhex(hashes.str.cat()), dtype=">u8").astype(np.uint64)
+    try:
+        packed = bytes.fromhex(hashes.str.cat())
+    except ValueError as error:
+        raise ValueError(f"pHashes must be hexadecimal: {error}") from error
+    return np.frombuffer(packed, dtype=">u8").astype(np.uint64)
 
 
 def equal_key_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every index pair ``(i, j)``, ``i < j``, with ``keys[i] == keys[j]`` (unordered)."""
+    """Every index pair ``(i, j)``, ``i < j``, with ``keys[i] == keys[j]``, in no set order."""
     n = len(keys)
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
