@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU checks: training throughput, input pipeline and a short training run, on one GPU.
 #
-#   bash benchmarks/gpu_check.sh [--data DIR] [--keep]   # on a machine with one GPU (~6 min on an H100)
+#   bash benchmarks/gpu_check.sh [--data DIR] [--keep]   # on one GPU (estimated ~6 min on an H100)
 #   bash benchmarks/gpu_check.sh --dry-run               # the same steps on CPU, tiny settings
 #
 # Steps, each in a throw-away copy of the project with its own MLflow store (SQLite in
