@@ -25,6 +25,11 @@ from brain_tumor_mri.images import (
     read_header,
     to_rgb8,
 )
+from brain_tumor_mri.pipelines.preprocessing.near_duplicates import (
+    equal_key_pairs,
+    hex_to_uint64,
+    near_pairs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -201,35 +206,14 @@ def validate_images(
     return valid, bad_files
 
 
-def _phash_bits(hashes: pd.Series) -> np.ndarray:
-    return np.array([int(value, 16) for value in hashes], dtype=np.uint64)
-
-
-def _near_pairs(
-    bits: np.ndarray, max_distance: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Index pairs (i < j) whose hashes differ in at most ``max_distance`` bits."""
-    rows, cols, dists = [], [], []
-    for i in range(len(bits) - 1):
-        distance = np.bitwise_count(bits[i + 1 :] ^ bits[i])
-        (close,) = np.nonzero(distance <= max_distance)
-        rows.append(np.full(close.size, i))
-        cols.append(close + i + 1)
-        dists.append(distance[close])
-    if not rows:
-        return np.empty(0, int), np.empty(0, int), np.empty(0, int)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists).astype(int)
-
-
 def audit_leakage(
     validated_images: pd.DataFrame, params: dict
 ) -> tuple[pd.DataFrame, dict]:
     """Exact (sha256) and near (pHash) duplicates within and across the splits."""
     images = validated_images.reset_index(drop=True)
-    rows, cols, dists = _near_pairs(
-        _phash_bits(images["phash"]), params["near_duplicate_max_distance"]
-    )
-    exact_rows, exact_cols = _exact_pairs(images["sha256"])
+    bits = hex_to_uint64(images["phash"])
+    rows, cols, _ = near_pairs(bits, params["near_duplicate_max_distance"])
+    exact_rows, exact_cols = equal_key_pairs(pd.factorize(images["sha256"])[0])
     pair_index = pd.MultiIndex.from_arrays(
         [np.concatenate([rows, exact_rows]), np.concatenate([cols, exact_cols])]
     ).unique()
@@ -237,7 +221,6 @@ def audit_leakage(
         pair_index.get_level_values(0).to_numpy(),
         pair_index.get_level_values(1).to_numpy(),
     )
-    bits = _phash_bits(images["phash"])
     pairs = pd.DataFrame(
         {
             "path_a": images["path"].to_numpy()[a],
@@ -266,16 +249,6 @@ def audit_leakage(
         summary["images"]["test"]["total"],
     )
     return pairs, summary
-
-
-def _exact_pairs(sha256: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = [], []
-    for members in sha256.groupby(sha256).indices.values():
-        for position, i in enumerate(members):
-            for j in members[position + 1 :]:
-                rows.append(i)
-                cols.append(j)
-    return np.array(rows, dtype=int), np.array(cols, dtype=int)
 
 
 def _leakage_summary(
@@ -348,11 +321,14 @@ def _leakage_summary(
 
 def _duplicate_clusters(paths: pd.Series, pairs: pd.DataFrame) -> np.ndarray:
     """Connected components of the duplicate graph: one cluster id per image."""
-    position = {path: i for i, path in enumerate(paths)}
-    known = pairs["path_a"].isin(position) & pairs["path_b"].isin(position)
-    a = pairs.loc[known, "path_a"].map(position).to_numpy(dtype=int)
-    b = pairs.loc[known, "path_b"].map(position).to_numpy(dtype=int)
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(paths), len(paths)))
+    position = pd.Index(paths)
+    a = position.get_indexer(pairs["path_a"])
+    b = position.get_indexer(pairs["path_b"])
+    known = (a >= 0) & (b >= 0)
+    graph = coo_matrix(
+        (np.ones(int(known.sum())), (a[known], b[known])),
+        shape=(len(paths), len(paths)),
+    )
     return connected_components(graph, directed=False)[1]
 
 
