@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from brain_tumor_mri import plots
 from brain_tumor_mri.calibration import risk_coverage_curve
 from brain_tumor_mri.gradcam import overlay_heatmap
-from brain_tumor_mri.html_report import SECTIONS, build_html_report
 from brain_tumor_mri.metrics import classification_metrics
+from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, build_html_report
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
