@@ -330,3 +330,11 @@ def test_missed_tumours_figure_counts_tumours_predicted_negative() -> None:
     shown = texts(figure)
     assert "true: glioma_tumor" in shown and "true: pituitary_tumor" in shown
     assert "no_tumor: 0.70" in shown
+
+
+def test_most_confident_picks_the_highest_scores_of_the_mask_in_order():
+    mask = np.array([True, False, True, True, True])
+    scores = np.array([0.5, 0.99, 0.9, 0.5, 0.7])
+    assert plots.most_confident(mask, scores, 3).tolist() == [2, 4, 0]
+    assert plots.most_confident(mask, scores).tolist() == [2, 4, 0, 3]
+    assert plots.most_confident(~mask & False, scores, 3).size == 0
