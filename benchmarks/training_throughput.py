@@ -110,7 +110,7 @@ def make_cache(data: Path, size: int, workdir: Path) -> Path:
 def measure(variant: str, args: argparse.Namespace) -> dict:
     """Train for ``warmup + steps`` batches; images/s over the last ``steps``."""
     keras.utils.set_random_seed(0)
-    cache = NumpyArraysDataset(args.cache).load()
+    cache = NumpyArraysDataset(path=args.cache).load()
     size = cache["images"].shape[1:3]
     num_classes = 4
     model = with_precision(

@@ -16,6 +16,19 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "brain_tumor_mri"
 
 
+# Fixtures of the tests that train a model or run whole pipelines (the quick training
+# run; a project copy to run Kedro sessions in): a test that uses one, directly or
+# through another fixture, is marked ``slow``, which ``pytest -m "not slow"`` skips.
+# Tests that run pipelines otherwise carry the mark themselves.
+SLOW_FIXTURES = {"quick_training_run", "project_copy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """The real data set beside the repository (``../shared/data/brain_tumor_mri``)."""

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brain_tumor_mri.html_report import SECTIONS
 from brain_tumor_mri.model import build_classifier
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
@@ -23,6 +22,7 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     predict_probabilities,
     record_calibration,
 )
+from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS
 from brain_tumor_mri.pipelines.reporting.nodes import (
     SPLIT_FIGURES,
     build_report,

@@ -12,8 +12,8 @@ from mlflow import MlflowClient
 from sklearn.metrics import log_loss
 
 from brain_tumor_mri.calibration import needs_review
-from brain_tumor_mri.html_report import SECTIONS, SPLIT_ROLES
 from brain_tumor_mri.pipelines.evaluation.pipeline import SPLITS
+from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
 SPLIT_FIGURES = (

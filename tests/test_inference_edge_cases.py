@@ -23,6 +23,9 @@ from PIL import Image
 from brain_tumor_mri.parameters import ParameterError
 from tests.conftest import copy_project
 
+# Each test runs the inference pipeline in a project copy.
+pytestmark = pytest.mark.slow
+
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
 OUTPUT = Path("data/07_model_output/inference")
 

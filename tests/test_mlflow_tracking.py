@@ -7,6 +7,7 @@ import json
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from kedro_datasets.tensorflow import TensorFlowModelDataset
@@ -36,7 +37,31 @@ def test_one_finished_run_in_the_sqlite_store(
     assert quick_training_run.tracking_uri.startswith("sqlite:///")
     assert (quick_training_run.project_path / "mlflow.db").is_file()
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "training"
+
+
+def test_run_is_named_after_what_sets_it_apart(run: mlflow.entities.Run):
+    """The quick profile: random weights, 64x64 images, two epochs."""
+    assert run.info.run_name == "training · quick · random weights · 64x64 · 2 epochs"
+    assert run.data.tags["pipeline"] == "training"
+
+
+def test_data_set_is_logged_as_the_run_input(
+    run: mlflow.entities.Run, quick_training_run: QuickTrainingRun, shared_data_dir
+):
+    (entry,) = run.inputs.dataset_inputs
+    split = pd.read_csv(
+        quick_training_run.project_path / "data/03_primary/data_split.csv"
+    )
+    assert entry.dataset.name == "brain_tumor_mri"
+    assert json.loads(entry.dataset.source) == {"uri": str(shared_data_dir)}
+    assert json.loads(entry.dataset.profile)["num_rows"] == len(split)
+    tags = {tag.key: tag.value for tag in entry.tags}
+    counts = split["split"].value_counts()
+    assert tags == {
+        "mlflow.data.context": "training",
+        **{f"split.{name}": str(counts[name]) for name in ("test", "train", "val")},
+    }
+    assert len(entry.dataset.digest) == 8
 
 
 def test_parameters_are_logged_flattened(run: mlflow.entities.Run):
@@ -95,9 +120,9 @@ def test_trained_model_is_logged_with_signature_and_input_example(
     assert info.saved_input_example_info["type"] == "ndarray"
 
     project = quick_training_run.project_path
-    images = NumpyArraysDataset(project / "data/05_model_input/val").load()["images"][
-        :4
-    ]
+    images = NumpyArraysDataset(path=project / "data/05_model_input/val").load()[
+        "images"
+    ][:4]
     trained = TensorFlowModelDataset(
         filepath=str(project / "data/06_models/trained_model.keras")
     ).load()

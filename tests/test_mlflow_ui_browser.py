@@ -1,10 +1,12 @@
-"""The MLflow UI comparing two real quick training runs, in headless Chromium.
+"""The MLflow UI on two real quick training runs, in headless Chromium.
 
 The first run is the session's ``quick_training_run``; the second runs the same
-``training`` pipeline with another learning rate, in its own project copy but in the
-same MLflow store. ``mlflow server`` then serves that store on 127.0.0.1, and the
-browser checks the comparison view: both runs, the differing parameter and the
-metrics. Saves ``docs/images/mlflow_compare.png`` for the README.
+``training`` pipeline with another learning rate, and a run name given with
+``run_name``, in its own project copy but in the same MLflow store. ``mlflow server``
+then serves that store on 127.0.0.1, and the browser checks the first run's page (its
+descriptive name and its data set input) and the comparison view (both runs, the
+differing parameter and the metrics). Saves ``docs/images/mlflow_run.png`` and
+``docs/images/mlflow_compare.png`` for the README.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from tests.conftest import QuickTrainingRun, copy_project
 
 PARAMETER = "model_training.learning_rate"
 SECOND_LEARNING_RATE = 5.0e-4
+SECOND_RUN_NAME = "training · quick · learning rate 5e-4"
+QUICK_RUN_NAME = "training · quick · random weights · 64x64 · 2 epochs"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +62,7 @@ def compared_runs(
             runtime_params={
                 "raw_data_dir": str(shared_data_dir),
                 "model_training": {"learning_rate": SECOND_LEARNING_RATE},
+                "run_name": SECOND_RUN_NAME,
             },
         ) as session:
             session.run(pipeline_names=["training"])
@@ -119,13 +124,18 @@ def metric_names_in_table(page: Page) -> set[str]:
     return set(names)
 
 
+def close_assistant(page: Page) -> None:
+    """Close the MLflow assistant's side panel, if it is open."""
+    close = page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')
+    with suppress(PlaywrightTimeoutError):
+        close.click(timeout=5_000)
+
+
 def tidy_for_screenshot(page: Page) -> None:
     """Close the assistant panel, show only the parameters that differ, fold the
     artifact browser and the run tags, wait for the parallel coordinates plot (a
     placeholder until its chart library loads) and scroll back to the top."""
-    close = page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')
-    with suppress(PlaywrightTimeoutError):
-        close.click(timeout=5_000)
+    close_assistant(page)
     page.get_by_role("switch", name="Parameters - Show diff only").click()
     for section in ("Artifacts", "Tags"):
         header = page.get_by_role("button", name=section, exact=True)
@@ -142,6 +152,10 @@ def test_mlflow_ui_compares_two_quick_runs(
     compared_runs: tuple[Run, Run], mlflow_ui: str, quick_training_run: QuickTrainingRun
 ):
     first, second = compared_runs
+    assert (first.info.run_name, second.info.run_name) == (
+        QUICK_RUN_NAME,
+        SECOND_RUN_NAME,
+    )
     values = [run.data.params[PARAMETER] for run in compared_runs]
     assert values[0] != values[1]
     metrics = sorted(set(first.data.metrics) | set(second.data.metrics))
@@ -163,8 +177,34 @@ def test_mlflow_ui_compares_two_quick_runs(
         run_ids = page.locator("tr", has_text="Run ID:").inner_text()
         for run in compared_runs:
             assert run.info.run_id in run_ids
+            page.get_by_text(run.info.run_name, exact=True).first.wait_for()
         shown_metrics = metric_names_in_table(page)
         assert set(metrics) <= shown_metrics, sorted(set(metrics) - shown_metrics)
 
         tidy_for_screenshot(page)
         save_screenshot(page, "mlflow_compare.png")
+
+
+@pytest.mark.usefixtures("chromium")
+def test_mlflow_ui_run_page_shows_the_run_name_and_its_data_set(
+    quick_training_run: QuickTrainingRun, mlflow_ui: str
+):
+    run = MlflowClient(quick_training_run.tracking_uri).get_run(
+        quick_training_run.run_id
+    )
+    assert run.info.run_name == QUICK_RUN_NAME
+    (data_set,) = run.inputs.dataset_inputs
+    shown = f"{data_set.dataset.name} ({data_set.dataset.digest})"
+
+    with chromium_page(width=1400, height=1000) as page:
+        page.goto(
+            f"{mlflow_ui}/#/experiments/{run.info.experiment_id}/runs/"
+            f"{run.info.run_id}",
+            wait_until="load",
+        )
+        title = page.get_by_role("heading", name=QUICK_RUN_NAME)
+        title.wait_for(timeout=90_000)
+        page.get_by_text(shown, exact=True).wait_for(timeout=30_000)
+        close_assistant(page)
+        page.wait_for_timeout(500)
+        save_screenshot(page, "mlflow_run.png")

@@ -46,7 +46,7 @@ CHECKPOINTS = Path("data/06_models/checkpoints")
 
 
 def load_cache(project: Path, split: str) -> dict[str, np.ndarray]:
-    return NumpyArraysDataset(project / "data" / "05_model_input" / split).load()
+    return NumpyArraysDataset(path=project / "data" / "05_model_input" / split).load()
 
 
 def project_with_training_inputs(
@@ -56,7 +56,7 @@ def project_with_training_inputs(
     project = copy_project(destination)
     for split in ("train", "val"):
         cache = load_cache(run.project_path, split)
-        NumpyArraysDataset(project / "data" / "05_model_input" / split).save(
+        NumpyArraysDataset(path=project / "data" / "05_model_input" / split).save(
             {name: np.asarray(array[::every]) for name, array in cache.items()}
         )
     model = "data/06_models/untrained_model.keras"

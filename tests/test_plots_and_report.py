@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from brain_tumor_mri import plots
 from brain_tumor_mri.calibration import risk_coverage_curve
 from brain_tumor_mri.gradcam import overlay_heatmap
-from brain_tumor_mri.html_report import SECTIONS, build_html_report
 from brain_tumor_mri.metrics import classification_metrics
+from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, build_html_report
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -330,3 +330,11 @@ def test_missed_tumours_figure_counts_tumours_predicted_negative() -> None:
     shown = texts(figure)
     assert "true: glioma_tumor" in shown and "true: pituitary_tumor" in shown
     assert "no_tumor: 0.70" in shown
+
+
+def test_most_confident_picks_the_highest_scores_of_the_mask_in_order():
+    mask = np.array([True, False, True, True, True])
+    scores = np.array([0.5, 0.99, 0.9, 0.5, 0.7])
+    assert plots.most_confident(mask, scores, 3).tolist() == [2, 4, 0]
+    assert plots.most_confident(mask, scores).tolist() == [2, 4, 0, 3]
+    assert plots.most_confident(~mask & False, scores, 3).size == 0

@@ -84,6 +84,7 @@ def test_session_preprocesses_a_real_subset(project_copy: Path, shared_data_dir:
         assert len(cache["images"]) == len(cache["labels"]) == len(cache["paths"])
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_split(
     tmp_path: Path, monkeypatch, shared_data_dir: Path
 ):

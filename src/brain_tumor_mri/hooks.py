@@ -1,4 +1,5 @@
-"""Project hooks: checks that stop a run before any work when its inputs are wrong."""
+"""Project hooks: checks that stop a run before any work when its inputs are wrong,
+and the name of its MLflow run."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
+from mlflow import MlflowClient
 
 from brain_tumor_mri.parameters import ParameterError, check_parameters
 from brain_tumor_mri.raw_layout import check_raw_layout
@@ -32,11 +35,11 @@ INFERENCE_HELP = (
 )
 
 
-def local_output_path(dataset: Any) -> Path | None:
-    """The local file or folder a file-backed dataset writes; None for any other."""
-    description = dataset._describe() if hasattr(dataset, "_describe") else {}
-    location = description.get("filepath") or description.get("path")
-    if not location or description.get("protocol", "file") != "file":
+def local_output_path(config: dict[str, Any] | None) -> Path | None:
+    """The local file or folder that a dataset's catalog entry writes; None for any
+    other (no entry, no path, or a remote one)."""
+    location = (config or {}).get("filepath") or (config or {}).get("path")
+    if not location:
         return None
     location = str(location)
     if "://" in location and not location.startswith("file://"):
@@ -59,7 +62,9 @@ class InferenceInputHook:
     ) -> None:
         if "inference_images" not in pipeline.inputs():
             return
-        folder = catalog.get("inference_images")._path
+        # The catalog's resolved entries (public API), not the dataset's private _path.
+        configs = catalog.config_resolver.config
+        folder = configs["inference_images"]["path"]
         if not Path(folder).is_dir():
             raise ParameterError(
                 f"No folder of images to predict at '{folder}'. Give one with "
@@ -72,7 +77,7 @@ class InferenceInputHook:
                 f"folder with {INFERENCE_HELP}."
             )
         for name in sorted(pipeline.all_outputs()):
-            path = local_output_path(catalog.get(name)) if name in catalog else None
+            path = local_output_path(configs.get(name))
             if path is not None and Path(folder).resolve().is_relative_to(
                 path.resolve()
             ):
@@ -103,3 +108,67 @@ class RawDataLayoutHook:
             catalog.load("params:preprocessing")["split_folders"],
             catalog.load("params:classes"),
         )
+
+
+def describe_run(
+    pipeline_name: str, env: str, params: dict[str, Any], inputs: set[str]
+) -> str:
+    """A run name that says what sets the run apart, e.g.
+    ``training · quick · random weights · 64x64 · 2 epochs``: the pipeline, the
+    environment, then the weights, image size and epochs where the pipeline reads them."""
+    parts = [pipeline_name, env]
+    if "params:model_construction" in inputs:
+        weights = params["model_construction"]["weights"]
+        parts.append(
+            "random weights"
+            if weights is None
+            else f"{Path(str(weights)).name} weights"
+        )
+    if "params:image_size" in inputs:
+        parts.append("x".join(str(side) for side in params["image_size"]))
+    if "params:model_training" in inputs:
+        parts.append(f"{params['model_training']['epochs']} epochs")
+    return " · ".join(parts)
+
+
+class MlflowRunNameHook:
+    """Names the MLflow run that kedro-mlflow opened with ``describe_run`` and tags it
+    with its pipeline (``pipeline``).
+
+    kedro-mlflow names a run after its pipeline, so every run was ``training``. A name
+    given in ``conf/base/mlflow.yml`` (``tracking.run.name``), or with
+    ``kedro run --params run_name=NAME``, which that file reads, is kept. Both methods
+    run after kedro-mlflow's (``trylast``), which sets ``context.mlflow`` and opens the
+    run.
+    """
+
+    def __init__(self) -> None:
+        self._env = ""
+        self._configured_name: str | None = None
+
+    @hook_impl(trylast=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        loader = context.config_loader
+        self._env = getattr(loader, "env", None) or getattr(
+            loader, "default_run_env", ""
+        )
+        mlflow_config = getattr(context, "mlflow", None)
+        self._configured_name = (
+            mlflow_config.tracking.run.name if mlflow_config else None
+        )
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        run = mlflow.active_run()
+        if run is None:
+            return
+        pipeline_name = "+".join(run_params.get("pipeline_names") or ["__default__"])
+        mlflow.set_tag("pipeline", pipeline_name)
+        if self._configured_name is None and run.info.run_name == pipeline_name:
+            name = describe_run(
+                pipeline_name, self._env, catalog.load("parameters"), pipeline.inputs()
+            )
+            MlflowClient().update_run(run.info.run_id, name=name)
+            logger.info("MLflow run '%s' is named '%s'.", run.info.run_id, name)

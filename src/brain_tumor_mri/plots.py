@@ -329,6 +329,15 @@ def plot_reliability_diagram(
     return figure
 
 
+def most_confident(
+    mask: np.ndarray, scores: np.ndarray, count: int | None = None
+) -> np.ndarray:
+    """Indices where ``mask`` is true, highest ``scores`` first (ties in index
+    order), at most ``count`` of them: the examples that the figures show."""
+    chosen = np.flatnonzero(mask)
+    return chosen[np.argsort(-np.asarray(scores)[chosen], kind="stable")][:count]
+
+
 def _show(ax: Any, image: np.ndarray, title: str) -> None:
     ax.imshow(image)
     ax.set_title(title, fontsize=8)
@@ -386,8 +395,7 @@ def plot_misclassified(
     labels = np.asarray(labels)
     predicted = np.asarray(probabilities).argmax(axis=1)
     confidence = np.asarray(probabilities).max(axis=1)
-    wrong = np.flatnonzero(predicted != labels)
-    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:max_images]
+    wrong = most_confident(predicted != labels, confidence, max_images)
     columns = min(4, max(1, len(wrong)))
     rows = max(1, int(np.ceil(len(wrong) / columns)))
     figure = Figure(figsize=(3.2 * columns, 3.4 * rows + 0.6), layout="constrained")
@@ -572,10 +580,9 @@ def plot_missed_tumours(
     probabilities = np.asarray(probabilities)
     negative = list(class_names).index(negative_class)
     predicted = probabilities.argmax(axis=1)
-    missed = np.flatnonzero((labels != negative) & (predicted == negative))
-    total = len(missed)
-    missed = missed[np.argsort(-probabilities[missed, negative], kind="stable")]
-    missed = missed[:max_images]
+    is_missed = (labels != negative) & (predicted == negative)
+    total = int(is_missed.sum())
+    missed = most_confident(is_missed, probabilities[:, negative], max_images)
     columns = min(4, max(1, len(missed)))
     rows = max(1, int(np.ceil(len(missed) / columns)))
     figure = Figure(figsize=(3.4 * columns, 4.0 * rows + 0.6), layout="constrained")

@@ -39,14 +39,26 @@ def _write_chunks(file: Path, chunks: Iterable[np.ndarray]) -> None:
 
 
 class NumpyArraysDataset(AbstractDataset[dict[str, Any], dict[str, np.ndarray]]):
-    """Saves ``{name: array}`` as ``<path>/<name>.npy``; loads them memory-mapped.
+    """``NumpyArraysDataset`` saves ``{name: array}`` as ``<path>/<name>.npy`` and
+    loads them memory-mapped.
 
     A value may also be an iterable of arrays (e.g. a generator of decoded batches):
     they are written one after the other as one array, so a large split never has to
     be held in memory. Memory-mapping on load lets a ``tf.data`` pipeline stream the
-    cached images from disk instead of holding a copy of the whole split.
+    cached images from disk instead of holding a copy of the whole split. A save
+    writes a sibling ``<path>.tmp`` folder first and replaces ``path`` with it.
 
-    Example:
+    Examples:
+        Using the YAML API:
+
+        ```yaml
+        "{split}_cache":
+          type: brain_tumor_mri.datasets.NumpyArraysDataset
+          path: data/05_model_input/{split}
+        ```
+
+        Using the Python API:
+
         >>> dataset = NumpyArraysDataset(path=tmp_path / "train")
         >>> dataset.save({"images": np.zeros((2, 4, 4, 3), "uint8")})
         >>> dataset.load()["images"].shape
@@ -55,10 +67,20 @@ class NumpyArraysDataset(AbstractDataset[dict[str, Any], dict[str, np.ndarray]])
 
     def __init__(
         self,
+        *,
         path: str | Path,
         mmap: bool = True,
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        """Creates a new instance of ``NumpyArraysDataset``.
+
+        Args:
+            path: Local folder of the ``.npy`` files, one per key.
+            mmap: Whether ``load`` memory-maps the arrays (read-only) instead of
+                reading them into memory.
+            metadata: Any arbitrary metadata. This is ignored by Kedro, but may be
+                consumed by users or external plugins.
+        """
         self._path = Path(path)
         self._mmap = mmap
         self.metadata = metadata

@@ -25,13 +25,13 @@ from brain_tumor_mri.data_pipeline import (
     steps_per_epoch,
     training_dataset,
 )
+from brain_tumor_mri.datasets import ModelWithExample
 from brain_tumor_mri.devices import (
     distribution_strategy,
     resolve_training_setup,
     seed_everything,
 )
 from brain_tumor_mri.model import set_trainable_stages, with_precision
-from brain_tumor_mri.tracking import ModelWithExample
 
 logger = logging.getLogger(__name__)
 

@@ -426,3 +426,11 @@ def select_test_dedup(
     dedup = set(data_split.loc[data_split["test_dedup"].astype(bool), "path"])
     keep = np.array([path in dedup for path in test_cache["paths"]], dtype=bool)
     return {name: np.asarray(array[keep]) for name, array in test_cache.items()}
+
+
+def describe_data_set(data_split: pd.DataFrame) -> pd.DataFrame:
+    """Each file of the data set with its split, class and content hash, sorted by
+    path: what the training run logs as its MLflow dataset input, whose digest changes
+    with any file, label or split."""
+    columns = ["path", "split", "label", "sha256"]
+    return data_split[columns].sort_values("path", ignore_index=True).astype(str)

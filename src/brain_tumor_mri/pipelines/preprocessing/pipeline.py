@@ -7,6 +7,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
     cache_split,
+    describe_data_set,
     index_raw_files,
     select_test_dedup,
     split_data,
@@ -63,6 +64,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="data_split",
                 name="split_data",
+            ),
+            node(
+                describe_data_set,
+                inputs="data_split",
+                outputs="data_set_input",
+                name="describe_data_set",
             ),
             *cache_nodes,
             node(

@@ -23,7 +23,7 @@ from brain_tumor_mri.gradcam import (
     make_gradcam_heatmaps,
     overlay_heatmap,
 )
-from brain_tumor_mri.html_report import build_html_report
+from brain_tumor_mri.pipelines.reporting.html_report import build_html_report
 
 Figures = dict[str, Figure]
 Pngs = dict[str, bytes]
@@ -158,11 +158,6 @@ def split_figures(
     )
 
 
-def _most_confident(mask: np.ndarray, confidence: np.ndarray, count: int) -> np.ndarray:
-    chosen = np.flatnonzero(mask)
-    return chosen[np.argsort(-confidence[chosen], kind="stable")][:count]
-
-
 def gradcam_figures(
     model: keras.Model,
     test_cache: Mapping[str, np.ndarray],
@@ -181,8 +176,8 @@ def gradcam_figures(
     confidence = probabilities.max(axis=1)
     chosen = {
         k: (
-            _most_confident((labels == k) & (predicted == k), confidence, count),
-            _most_confident((labels == k) & (predicted != k), confidence, count),
+            plots.most_confident((labels == k) & (predicted == k), confidence, count),
+            plots.most_confident((labels == k) & (predicted != k), confidence, count),
         )
         for k in range(len(names))
     }

@@ -1,0 +1,154 @@
+"""The project's Kedro datasets: kedro-datasets' conventions, kedro-mlflow's logging
+switch, and the MLflow datasets on a real SQLite store."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import AbstractDataset, DataCatalog, DatasetError
+from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
+
+from brain_tumor_mri import datasets
+from brain_tumor_mri.datasets import (
+    MlflowKerasModelDataset,
+    MlflowPandasInputDataset,
+    MlflowTagsDataset,
+    ModelWithExample,
+    NumpyArraysDataset,
+)
+from brain_tumor_mri.datasets.kedro_mlflow_switch import MlflowLoggingSwitch
+
+DATASET_CLASSES = [
+    value
+    for value in vars(datasets).values()
+    if inspect.isclass(value) and issubclass(value, AbstractDataset)
+]
+
+
+@pytest.fixture
+def tracking_store(tmp_path: Path) -> str:
+    """A fresh SQLite MLflow store as MLflow's tracking URI for one test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def test_every_dataset_of_the_package_is_exported():
+    modules = {
+        path.stem
+        for path in Path(datasets.__file__).parent.glob("*_dataset.py")
+        if path.is_file()
+    }
+    exported = {cls.__module__.rsplit(".", 1)[-1] for cls in DATASET_CLASSES}
+    assert modules == exported
+
+
+@pytest.mark.parametrize("cls", DATASET_CLASSES, ids=lambda cls: cls.__name__)
+def test_datasets_follow_kedro_datasets_conventions(cls: type[AbstractDataset]):
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert parameters, cls
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters), cls
+    assert "metadata" in {p.name for p in parameters}
+    assert "```yaml" in cls.__doc__ and "type: brain_tumor_mri.datasets." in cls.__doc__
+    assert "Args:" in cls.__init__.__doc__
+    documented = {p.name for p in parameters}
+    assert all(f"{name}:" in cls.__init__.__doc__ for name in documented), cls
+    assert "_describe" in vars(cls), f"{cls.__name__} does not describe itself"
+
+
+def test_a_positional_argument_is_refused(tmp_path: Path):
+    with pytest.raises(TypeError):
+        NumpyArraysDataset(tmp_path)  # type: ignore[misc]
+
+
+def test_kedro_mlflow_switches_every_project_mlflow_dataset():
+    """Fails when kedro-mlflow's switch no longer reaches the project's datasets (it
+    sets a private attribute, named only in datasets/kedro_mlflow_switch.py)."""
+    mlflow_classes = [c for c in DATASET_CLASSES if c.__name__.startswith("Mlflow")]
+    assert len(mlflow_classes) >= 3
+    assert all(issubclass(c, MlflowLoggingSwitch) for c in mlflow_classes)
+    catalog = DataCatalog(
+        datasets={
+            "model": MlflowKerasModelDataset(save_args={"name": "model"}),
+            "tags": MlflowTagsDataset(),
+            "data": MlflowPandasInputDataset(name="d", source="data/01_raw"),
+        }
+    )
+    switch_catalog_logging(catalog, False)
+    assert [catalog.get(n).logging_activated for n in catalog] == [False] * 3
+    switch_catalog_logging(catalog, True)
+    assert [catalog.get(n).logging_activated for n in catalog] == [True] * 3
+
+
+def test_switched_off_datasets_log_nothing(tracking_store: str):
+    tags, data = MlflowTagsDataset(), MlflowPandasInputDataset(name="d", source="x")
+    catalog = DataCatalog(datasets={"tags": tags, "data": data})
+    switch_catalog_logging(catalog, False)
+    with mlflow.start_run() as run:
+        tags.save({"device": "CPU"})
+        data.save(pd.DataFrame({"path": ["a.jpg"]}))
+    logged = mlflow.get_run(run.info.run_id)
+    assert "device" not in logged.data.tags
+    assert not logged.inputs.dataset_inputs
+
+
+def test_tags_are_set_on_the_active_run_as_strings(tracking_store: str):
+    dataset = MlflowTagsDataset()
+    with pytest.raises(DatasetError, match="no active MLflow run"):
+        dataset.load()
+    with mlflow.start_run():
+        dataset.save({"device": "CPU", "replicas": 1})
+        tags = dataset.load()
+    assert (tags["device"], tags["replicas"]) == ("CPU", "1")
+
+
+def test_data_set_input_has_a_digest_that_follows_the_data(
+    tracking_store: str, tmp_path: Path
+):
+    table = pd.DataFrame(
+        {
+            "path": ["a.jpg", "b.jpg", "c.jpg"],
+            "split": ["train", "train", "test"],
+            "sha256": ["1", "2", "3"],
+        }
+    )
+    dataset = MlflowPandasInputDataset(
+        name="scans", source=str(tmp_path), count_by="split"
+    )
+    with mlflow.start_run():
+        dataset.save(table)
+        (first,) = dataset.load()
+    with mlflow.start_run():
+        dataset.save(table.assign(sha256=["1", "2", "4"]))
+        (second,) = dataset.load()
+    assert first["name"] == second["name"] == "scans"
+    assert str(tmp_path) in first["source"]
+    assert first["tags"] == {
+        "mlflow.data.context": "training",
+        "split.test": "1",
+        "split.train": "2",
+    }
+    assert '"num_rows": 3' in first["profile"]
+    assert first["digest"] != second["digest"]
+
+
+def test_keras_model_is_logged_and_loaded_back(tracking_store: str):
+    inputs = keras.Input((4, 4, 3), dtype="uint8")
+    outputs = keras.layers.Dense(2, activation="softmax")(
+        keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    )
+    model = keras.Model(inputs, outputs)
+    dataset = MlflowKerasModelDataset(save_args={"name": "model"})
+    with pytest.raises(DatasetError, match="no model to load"):
+        dataset.load()
+    example = np.full((1, 4, 4, 3), 200, dtype="uint8")
+    with mlflow.start_run():
+        dataset.save(ModelWithExample(model, example))
+    assert dataset._describe()["model_uri"].startswith("models:/")
+    np.testing.assert_allclose(dataset.load()(example), model(example), rtol=1e-6)
