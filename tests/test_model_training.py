@@ -16,16 +16,16 @@ import pytest
 import tensorflow as tf
 from mlflow import MlflowClient
 
-from brain_tumor_mri.data_pipeline import (
+from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.pipelines.model_training.data_pipeline import (
     augment,
     balanced_class_weights,
     evaluation_dataset,
     steps_per_epoch,
     training_dataset,
 )
-from brain_tumor_mri.datasets import NumpyArraysDataset
-from brain_tumor_mri.devices import resolve_training_setup
-from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.pipelines.model_training.devices import resolve_training_setup
 from brain_tumor_mri.pipelines.model_training.nodes import (
     learning_rate_schedule,
     make_optimizer,

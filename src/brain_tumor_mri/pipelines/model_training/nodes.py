@@ -12,25 +12,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from brain_tumor_mri.checkpoints import (
+from brain_tumor_mri.model import set_trainable_stages, with_precision
+from brain_tumor_mri.pipelines.model_training.checkpoints import (
     CheckpointState,
     EpochCheckpoint,
     TrainingCheckpoint,
     restore_seed_states,
     run_fingerprint,
 )
-from brain_tumor_mri.data_pipeline import (
+from brain_tumor_mri.pipelines.model_training.data_pipeline import (
     balanced_class_weights,
     evaluation_dataset,
     steps_per_epoch,
     training_dataset,
 )
-from brain_tumor_mri.devices import (
+from brain_tumor_mri.pipelines.model_training.devices import (
     distribution_strategy,
     resolve_training_setup,
     seed_everything,
 )
-from brain_tumor_mri.model import set_trainable_stages, with_precision
 from brain_tumor_mri.tracking import ModelWithExample
 
 logger = logging.getLogger(__name__)
