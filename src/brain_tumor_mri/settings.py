@@ -8,8 +8,17 @@ from brain_tumor_mri.hooks import (
     ParameterCheckHook,
     RawDataLayoutHook,
 )
+from brain_tumor_mri.multi_worker import NonChiefWorkerHook, is_chief
 
-HOOKS = (ParameterCheckHook(), RawDataLayoutHook(), InferenceInputHook())
+HOOKS = (
+    ParameterCheckHook(),
+    RawDataLayoutHook(),
+    InferenceInputHook(),
+    NonChiefWorkerHook(),
+)
+# A multi-worker training's worker that is not the chief opens no MLflow run. Kedro
+# compares the distribution's name as its metadata spells it (kedro_mlflow for 2.0).
+DISABLE_HOOKS_FOR_PLUGINS = () if is_chief() else ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
