@@ -177,7 +177,8 @@ def test_epochs_reach_the_active_run_once_each(tmp_path: Path):
     """A resumed training logging into the run of the interrupted one adds no point."""
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     history = {"epoch": [1], "loss": [0.9], "learning_rate": [1e-3]}
-    with mlflow.start_run() as run:
+    experiment = mlflow.create_experiment("live_metrics")
+    with mlflow.start_run(experiment_id=experiment) as run:
         log_new_epochs(history)
         history = {"epoch": [1, 2], "loss": [0.9, 0.7], "learning_rate": [1e-3] * 2}
         log_new_epochs(history)
@@ -190,7 +191,7 @@ def test_epochs_reach_the_active_run_once_each(tmp_path: Path):
         )
     log_new_epochs(history)  # no active run: nothing logged, no run started
     assert mlflow.active_run() is None
-    assert len(client.search_runs([run.info.experiment_id])) == 1
+    assert len(client.search_runs([experiment])) == 1
 
 
 MIRRORED_RUN = """
