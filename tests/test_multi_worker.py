@@ -16,14 +16,23 @@ from mlflow import MlflowClient
 
 from brain_tumor_mri.pipelines.model_training.checkpoints import weights_digest
 from tests.conftest import QuickTrainingRun
-from tests.test_model_training import (
-    HISTORY,
-    project_with_training_inputs,
-    small_classifier,
-)
+from tests.test_model_training import HISTORY, project_with_training_inputs
 
 MODEL = Path("data/06_models/untrained_model.keras")
 TRAINED = Path("data/06_models/trained_model.keras")
+
+
+def small_classifier_with_batch_norm(size: int) -> keras.Model:
+    """A few layers in the model contract's shape, with BatchNormalization as ResNet-50."""
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.2)(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
 
 
 def free_port() -> int:
@@ -37,8 +46,9 @@ def test_two_workers_train_in_step_and_only_the_chief_keeps_anything(
 ):
     """Two workers on 127.0.0.1, each in its own project copy as on two machines.
 
-    Both train the same steps to the same weights; only the chief (worker 0) writes
-    the model and the history and logs, as the one MLflow run, the strategy.
+    Both train the same steps to the same weights (BatchNormalization's moving
+    statistics included); only the chief (worker 0) writes the model and the history
+    and logs, as the one MLflow run, the strategy.
     """
     cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -46,7 +56,7 @@ def test_two_workers_train_in_step_and_only_the_chief_keeps_anything(
         project_with_training_inputs(quick_training_run, tmp_path / f"w{i}", every=4)
         for i in range(2)
     ]
-    small_classifier(64).save(projects[0] / MODEL)
+    small_classifier_with_batch_norm(64).save(projects[0] / MODEL)
     shutil.copy2(projects[0] / MODEL, projects[1] / MODEL)
     workers = []
     for index, project in enumerate(projects):

@@ -23,8 +23,8 @@ WORKER_HELP = """Run a pipeline as one worker of a multi-worker training (TF_CON
 
 Makes tf.distribute.MultiWorkerMirroredStrategy for the cluster of TF_CONFIG before
 any other TensorFlow op, then runs the pipeline as `kedro run` with the same options.
-The chief runs it whole; every other worker runs it up to train_model, keeps its
-outputs in memory and logs nothing to MLflow. See docs/training.md.
+The chief runs it whole; every other worker runs it up to train_model, writes
+nothing under data/ and logs nothing to MLflow. See docs/training.md.
 """
 
 

@@ -4,7 +4,7 @@ Every worker runs ``kedro worker`` (``cli.py``) with the same ``TF_CONFIG`` clus
 its own task. The chief (the ``chief`` task, or worker 0 where the cluster names none,
 as TensorFlow decides) runs the whole pipeline: it logs to MLflow, writes ``data/``
 and runs evaluation and reporting. Every other worker trains in step with it and
-exits: ``NonChiefWorkerHook`` keeps its outputs in memory, and ``settings.py``
+exits: ``NonChiefWorkerHook`` keeps its outputs off ``data/``, and ``settings.py``
 registers no kedro-mlflow hook for it. Reads ``TF_CONFIG`` only, without TensorFlow,
 so that ``settings.py`` stays light.
 """
@@ -14,11 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol, MemoryDataset
 from kedro.pipeline import Pipeline
+
+from brain_tumor_mri.datasets import NumpyArraysDataset
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +58,16 @@ def worker_name() -> str:
 
 
 class NonChiefWorkerHook:
-    """On a worker that is not the chief, every output of the run stays in memory.
+    """On a worker that is not the chief, the run's outputs never reach ``data/``.
 
-    The worker then trains in step with the chief and writes nothing under ``data/``
-    (the chief writes the model, the history and the checkpoints); ``kedro worker``
-    also stops it after ``train_model``.
+    The worker then trains in step with the chief and leaves nothing behind (the
+    chief writes the model, the history and the checkpoints); ``kedro worker`` also
+    stops it after ``train_model``. Outputs stay in memory, but the cached splits,
+    which their nodes stream to disk, go to a temporary folder deleted at the end.
     """
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory | None = None
 
     @hook_impl
     def before_pipeline_run(
@@ -69,9 +77,26 @@ class NonChiefWorkerHook:
             return
         outputs = sorted(name for name in pipeline.all_outputs() if name in catalog)
         logger.info(
-            "%s is not the chief: no MLflow run, and %s stay in memory.",
+            "%s is not the chief: no MLflow run, and %s stay off data/.",
             worker_name().capitalize(),
             ", ".join(outputs),
         )
+        self._folder = tempfile.TemporaryDirectory(prefix="brain_tumor_mri-worker-")
         for name in outputs:
-            catalog[name] = MemoryDataset(copy_mode="assign")
+            if isinstance(catalog.get(name), NumpyArraysDataset):
+                catalog[name] = NumpyArraysDataset(Path(self._folder.name) / name)
+            else:
+                catalog[name] = MemoryDataset(copy_mode="assign")
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._clean_up()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._clean_up()
+
+    def _clean_up(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None

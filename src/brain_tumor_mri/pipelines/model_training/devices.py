@@ -53,6 +53,23 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def with_batch_norm_synchronized(model: keras.Model, synchronized: bool) -> keras.Model:
+    """A copy whose BatchNormalization layers use the statistics of the global batch.
+
+    With several replicas, each normalises its own part of a batch and keeps its own
+    moving averages unless ``synchronized``: then every replica (of every worker)
+    uses the whole batch's mean and variance, as one device would, and the replicas
+    end with the same weights. ``synchronized=False`` gives a model for one device.
+    """
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "BatchNormalization":
+            layer["config"]["synchronized"] = synchronized
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _build_from_a_local_batch(
     self: keras.Model, iterator: Any = None, data_batch: Any = None
 ) -> None:

@@ -31,6 +31,7 @@ from brain_tumor_mri.pipelines.model_training.devices import (
     distribution_strategy,
     resolve_training_setup,
     seed_everything,
+    with_batch_norm_synchronized,
 )
 from brain_tumor_mri.pipelines.model_training.live_metrics import (
     MlflowEpochMetrics,
@@ -215,7 +216,10 @@ def _start_model(
     """The checkpoint's model when resuming, else a copy at the run's precision."""
     with fit.strategy.scope():
         if resumed is None:
-            return with_precision(untrained_model, fit.setup["precision"])
+            model = with_precision(untrained_model, fit.setup["precision"])
+            if fit.strategy.num_replicas_in_sync > 1:
+                model = with_batch_norm_synchronized(model, True)
+            return model
         logger.info(
             "Resuming from the checkpoint after epoch %d in '%s'.",
             resumed.epoch,
@@ -335,6 +339,8 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     checkpoint.clear()
 
     trained = with_precision(model, "float32")
+    if strategy.num_replicas_in_sync > 1:
+        trained = with_batch_norm_synchronized(trained, False)
     set_trainable_stages(trained, "all", train_batch_norm=True)
     logger.info("Trained model weights: sha256 %s.", weights_digest(trained))
     return trained, state.history
