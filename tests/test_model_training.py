@@ -11,21 +11,23 @@ import time
 from pathlib import Path
 
 import keras
+import mlflow
 import numpy as np
 import pytest
 import tensorflow as tf
 from mlflow import MlflowClient
 
-from brain_tumor_mri.data_pipeline import (
+from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.pipelines.model_training.data_pipeline import (
     augment,
     balanced_class_weights,
     evaluation_dataset,
     steps_per_epoch,
     training_dataset,
 )
-from brain_tumor_mri.datasets import NumpyArraysDataset
-from brain_tumor_mri.devices import resolve_training_setup
-from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.pipelines.model_training.devices import resolve_training_setup
+from brain_tumor_mri.pipelines.model_training.live_metrics import log_new_epochs
 from brain_tumor_mri.pipelines.model_training.nodes import (
     learning_rate_schedule,
     make_optimizer,
@@ -85,6 +87,19 @@ def kedro_run(project: Path, log: Path, *args: str) -> subprocess.Popen:
         )
 
 
+def logged_steps(client: MlflowClient, key: str) -> list[int]:
+    """The steps of metric ``key`` in every run of the store, oldest run first."""
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        order_by=["attribute.start_time ASC"],
+    )
+    return [
+        point.step
+        for run in runs
+        for point in client.get_metric_history(run.info.run_id, key)
+    ]
+
+
 def test_training_lowers_the_loss(quick_training_run: QuickTrainingRun):
     history = json.loads((quick_training_run.project_path / HISTORY).read_text())
     assert set(history) == HISTORY_KEYS
@@ -103,11 +118,17 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
     """
     project = project_with_training_inputs(quick_training_run, tmp_path / "project")
     first = kedro_run(project, tmp_path / "first.log", "--pipelines", "model_training")
+    client = MlflowClient(project_env(project)["MLFLOW_TRACKING_URI"])
     state = None
     deadline = time.monotonic() + 400
     while state is None and first.poll() is None and time.monotonic() < deadline:
         states = list((project / CHECKPOINTS).glob("*/state.json"))
-        if states and json.loads(states[0].read_text())["epoch"] >= 1:
+        # Killed once epoch 1 is both checkpointed and logged to the run, live.
+        if (
+            states
+            and json.loads(states[0].read_text())["epoch"] >= 1
+            and logged_steps(client, "loss")
+        ):
             first.send_signal(signal.SIGKILL)
             state = states[0]
         time.sleep(0.05)
@@ -135,6 +156,42 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
     assert not list((project / CHECKPOINTS).glob("*/*"))
     uninterrupted = quick_training_run.project_path / HISTORY
     assert history == json.loads(uninterrupted.read_text())
+
+    # The killed run logged its finished epochs live; the resumed run holds every
+    # epoch once: those of the checkpoint, logged on resuming, then the new ones.
+    killed, resumed = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        order_by=["attribute.start_time ASC"],
+    )
+    assert killed.info.status == "RUNNING"
+    for run, epochs in ((killed, history["epoch"][:finished]), (resumed, [1, 2])):
+        for key in HISTORY_KEYS - {"epoch"}:
+            points = client.get_metric_history(run.info.run_id, key)
+            assert [point.step for point in points] == epochs, key
+            assert [point.value for point in points] == pytest.approx(
+                history[key][: len(epochs)]
+            )
+
+
+def test_epochs_reach_the_active_run_once_each(tmp_path: Path):
+    """A resumed training logging into the run of the interrupted one adds no point."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    history = {"epoch": [1], "loss": [0.9], "learning_rate": [1e-3]}
+    experiment = mlflow.create_experiment("live_metrics")
+    with mlflow.start_run(experiment_id=experiment) as run:
+        log_new_epochs(history)
+        history = {"epoch": [1, 2], "loss": [0.9, 0.7], "learning_rate": [1e-3] * 2}
+        log_new_epochs(history)
+        log_new_epochs(history)
+    client = MlflowClient()
+    for key in ("loss", "learning_rate"):
+        points = client.get_metric_history(run.info.run_id, key)
+        assert [(p.step, p.value) for p in points] == list(
+            zip(history["epoch"], history[key], strict=True)
+        )
+    log_new_epochs(history)  # no active run: nothing logged, no run started
+    assert mlflow.active_run() is None
+    assert len(client.search_runs([experiment])) == 1
 
 
 MIRRORED_RUN = """

@@ -11,6 +11,7 @@ from brain_tumor_mri.hooks import (
     ParameterCheckHook,
     RawDataLayoutHook,
 )
+from brain_tumor_mri.multi_worker import NonChiefWorkerHook, is_chief
 
 # The one place where warnings are filtered: third-party warnings about third-party
 # code that the project cannot change, each by its message and the module that warns.
@@ -36,7 +37,11 @@ HOOKS = (
     RawDataLayoutHook(),
     InferenceInputHook(),
     MlflowRunNameHook(),
+    NonChiefWorkerHook(),
 )
+# A multi-worker training's worker that is not the chief opens no MLflow run. Kedro
+# compares the distribution's name as its metadata spells it (kedro_mlflow for 2.0).
+DISABLE_HOOKS_FOR_PLUGINS = () if is_chief() else ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

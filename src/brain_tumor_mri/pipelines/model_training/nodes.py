@@ -12,26 +12,32 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from brain_tumor_mri.checkpoints import (
+from brain_tumor_mri.datasets import ModelWithExample
+from brain_tumor_mri.model import set_trainable_stages, with_precision
+from brain_tumor_mri.pipelines.model_training.checkpoints import (
     CheckpointState,
     EpochCheckpoint,
     TrainingCheckpoint,
     restore_seed_states,
     run_fingerprint,
+    weights_digest,
 )
-from brain_tumor_mri.data_pipeline import (
+from brain_tumor_mri.pipelines.model_training.data_pipeline import (
     balanced_class_weights,
     evaluation_dataset,
     steps_per_epoch,
     training_dataset,
 )
-from brain_tumor_mri.datasets import ModelWithExample
-from brain_tumor_mri.devices import (
+from brain_tumor_mri.pipelines.model_training.devices import (
     distribution_strategy,
     resolve_training_setup,
     seed_everything,
+    with_batch_norm_synchronized,
 )
-from brain_tumor_mri.model import set_trainable_stages, with_precision
+from brain_tumor_mri.pipelines.model_training.live_metrics import (
+    MlflowEpochMetrics,
+    log_new_epochs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,27 +124,38 @@ def make_optimizer(
     return keras.optimizers.Adam(learning_rate)
 
 
-def _compile(  # noqa: PLR0917
-    model: keras.Model,
-    phase: Phase,
-    epochs: int,
-    steps: int,
-    params: Mapping[str, Any],
-    setup: Mapping,
-) -> None:
+@dataclass(frozen=True)
+class FitSettings:
+    """What every phase of one training run fits with: data, weights and settings."""
+
+    train_cache: Mapping[str, np.ndarray]
+    val_data: tf.data.Dataset
+    num_classes: int
+    class_weight: dict[int, float] | None
+    seed: int
+    params: Mapping[str, Any]
+    setup: Mapping[str, Any]
+    strategy: tf.distribute.Strategy
+
+    @property
+    def steps(self) -> int:
+        return steps_per_epoch(self.train_cache, self.params["batch_size"])
+
+
+def _compile(model: keras.Model, phase: Phase, epochs: int, fit: FitSettings) -> None:
     rate = learning_rate_schedule(
-        phase.learning_rate, params.get("lr_schedule"), epochs, steps
+        phase.learning_rate, fit.params.get("lr_schedule"), epochs, fit.steps
     )
-    optimizer = make_optimizer(rate, params.get("optimizer"))
-    if setup["precision"] == "mixed_float16":
+    optimizer = make_optimizer(rate, fit.params.get("optimizer"))
+    if fit.setup["precision"] == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(
-            label_smoothing=params["label_smoothing"]
+            label_smoothing=fit.params["label_smoothing"]
         ),
         metrics=["accuracy"],
-        jit_compile=setup["jit_compile"],
+        jit_compile=fit.setup["jit_compile"],
     )
 
 
@@ -190,6 +207,93 @@ def _run_checkpoint(  # noqa: PLR0917
     return checkpoint
 
 
+def _start_model(
+    untrained_model: keras.Model,
+    checkpoint: TrainingCheckpoint,
+    resumed: CheckpointState | None,
+    fit: FitSettings,
+) -> keras.Model:
+    """The checkpoint's model when resuming, else a copy at the run's precision."""
+    with fit.strategy.scope():
+        if resumed is None:
+            model = with_precision(untrained_model, fit.setup["precision"])
+            if fit.strategy.num_replicas_in_sync > 1:
+                model = with_batch_norm_synchronized(model, True)
+            return model
+        logger.info(
+            "Resuming from the checkpoint after epoch %d in '%s'.",
+            resumed.epoch,
+            checkpoint.directory,
+        )
+        model = checkpoint.load_model(resumed)
+        restore_seed_states(model, resumed.seed_states)
+        return model
+
+
+def fit_phases(  # noqa: PLR0917
+    model: keras.Model,
+    phases: list[Phase],
+    state: CheckpointState,
+    resumed: bool,
+    checkpoint: TrainingCheckpoint,
+    fit: FitSettings,
+) -> None:
+    """Fit each phase that ``state`` has not finished, recording and logging every epoch.
+
+    A phase that starts sets its trainable layers and compiles a new optimizer; the
+    phase a resumed run stopped in goes on with the checkpoint's compiled model.
+    """
+    first = state.phase + int(state.phase_finished) if resumed else 0
+    for index in range(first, len(phases)):
+        phase = phases[index]
+        continuing = resumed and index == state.phase
+        if not continuing:
+            state.phase, state.phase_finished, state.stopped = index, False, False
+            with fit.strategy.scope():
+                set_trainable_stages(model, phase.stages, phase.train_batch_norm)
+                _compile(model, phase, phase.end_epoch - state.epoch, fit)
+        epochs = range(
+            state.epoch,
+            state.epoch if continuing and state.stopped else phase.end_epoch,
+        )
+        logger.info(
+            "Phase '%s': epochs %d to %d, %s trainable backbone stages, learning rate %g.",
+            phase.name,
+            epochs.start + 1,
+            phase.end_epoch,
+            phase.stages,
+            phase.learning_rate,
+        )
+        stateful = _plateau_callbacks(fit.params)
+        model.fit(
+            training_dataset(
+                fit.train_cache,
+                fit.num_classes,
+                fit.params["batch_size"],
+                fit.seed,
+                augmentation=fit.params["augmentation"],
+                epochs=epochs,
+            ),
+            steps_per_epoch=fit.steps,
+            validation_data=fit.val_data,
+            initial_epoch=epochs.start,
+            epochs=epochs.stop,
+            class_weight=fit.class_weight,
+            callbacks=[
+                *stateful.values(),
+                EpochCheckpoint(checkpoint, state, stateful, resume=continuing),
+                MlflowEpochMetrics(state.history),
+            ],
+            verbose=fit.params["verbose"],
+        )
+        logger.info(
+            "Phase '%s' ended after epoch %d and %d optimizer steps.",
+            phase.name,
+            state.epoch,
+            int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+        )
+
+
 def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     untrained_model: keras.Model,
     train_cache: dict[str, np.ndarray],
@@ -200,87 +304,45 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
 ) -> tuple[keras.Model, dict[str, list]]:
     """Fit the model phase by phase, resuming from the checkpoint of the same run if any.
 
-    Returns the trained float32 model and its history, one value per finished epoch.
+    Each epoch's metrics reach the active MLflow run as the epoch ends. Returns the
+    trained float32 model and its history, one value per finished epoch.
     """
-    setup = training_setup
-    seed_everything(seed, setup["deterministic"])
-    strategy = distribution_strategy(setup["distribution"])
+    seed_everything(seed, training_setup["deterministic"])
+    strategy = distribution_strategy(training_setup["distribution"])
     num_classes = untrained_model.output_shape[-1]
-    batch_size = params["batch_size"]
-    val_data = evaluation_dataset(val_cache, num_classes, batch_size)
-    class_weight = _class_weight(
-        train_cache["labels"], num_classes, params["class_weight"]
+    fit = FitSettings(
+        train_cache=train_cache,
+        val_data=evaluation_dataset(val_cache, num_classes, params["batch_size"]),
+        num_classes=num_classes,
+        class_weight=_class_weight(
+            train_cache["labels"], num_classes, params["class_weight"]
+        ),
+        seed=seed,
+        params=params,
+        setup=training_setup,
+        strategy=strategy,
     )
-    phases = training_phases(params, setup["pretrained"])
-
     checkpoint = _run_checkpoint(
-        untrained_model, (train_cache, val_cache), seed, setup, params, strategy
+        untrained_model,
+        (train_cache, val_cache),
+        seed,
+        training_setup,
+        params,
+        strategy,
     )
     resumed = checkpoint.load_state()
+    model = _start_model(untrained_model, checkpoint, resumed, fit)
     state = resumed or CheckpointState()
-    with strategy.scope():
-        if resumed:
-            logger.info(
-                "Resuming from the checkpoint after epoch %d in '%s'.",
-                resumed.epoch,
-                checkpoint.directory,
-            )
-            model = checkpoint.load_model(resumed)
-            restore_seed_states(model, resumed.seed_states)
-        else:
-            model = with_precision(untrained_model, setup["precision"])
-
-    first = state.phase + int(state.phase_finished) if resumed else 0
-    for index in range(first, len(phases)):
-        phase = phases[index]
-        continuing = resumed is not None and index == resumed.phase
-        if not continuing:
-            state.phase, state.phase_finished, state.stopped = index, False, False
-            with strategy.scope():
-                set_trainable_stages(model, phase.stages, phase.train_batch_norm)
-                _compile(
-                    model,
-                    phase,
-                    phase.end_epoch - state.epoch,
-                    steps_per_epoch(train_cache, batch_size),
-                    params,
-                    setup,
-                )
-        logger.info(
-            "Phase '%s': epochs %d to %d, %s trainable backbone stages, learning rate %g.",
-            phase.name,
-            state.epoch + 1,
-            phase.end_epoch,
-            phase.stages,
-            phase.learning_rate,
-        )
-        stateful = _plateau_callbacks(params)
-        recorder = EpochCheckpoint(checkpoint, state, stateful, resume=continuing)
-        epochs = range(
-            state.epoch,
-            state.epoch if continuing and state.stopped else phase.end_epoch,
-        )
-        model.fit(
-            training_dataset(
-                train_cache,
-                num_classes,
-                batch_size,
-                seed,
-                augmentation=params["augmentation"],
-                epochs=epochs,
-            ),
-            steps_per_epoch=steps_per_epoch(train_cache, batch_size),
-            validation_data=val_data,
-            initial_epoch=epochs.start,
-            epochs=epochs.stop,
-            class_weight=class_weight,
-            callbacks=[*stateful.values(), recorder],
-            verbose=params["verbose"],
-        )
+    log_new_epochs(state.history)
+    phases = training_phases(params, training_setup["pretrained"])
+    fit_phases(model, phases, state, resumed is not None, checkpoint, fit)
     checkpoint.clear()
 
     trained = with_precision(model, "float32")
+    if strategy.num_replicas_in_sync > 1:
+        trained = with_batch_norm_synchronized(trained, False)
     set_trainable_stages(trained, "all", train_batch_norm=True)
+    logger.info("Trained model weights: sha256 %s.", weights_digest(trained))
     return trained, state.history
 
 
@@ -294,21 +356,6 @@ def describe_training_run(training_setup: Mapping[str, Any]) -> dict[str, str]:
         "xla": str(training_setup["jit_compile"]).lower(),
         "distribution_strategy": training_setup["strategy"],
         "pretrained": str(training_setup["pretrained"]).lower(),
-    }
-
-
-def format_metric_histories(
-    training_history: Mapping[str, list],
-) -> dict[str, list[dict]]:
-    """The per-epoch metrics as MLflow metric histories, one step per epoch."""
-    epochs = training_history["epoch"]
-    return {
-        key: [
-            {"step": int(epoch), "value": float(value)}
-            for epoch, value in zip(epochs, values, strict=True)
-        ]
-        for key, values in training_history.items()
-        if key != "epoch"
     }
 
 

@@ -5,7 +5,6 @@ from kedro.pipeline import Pipeline, node, pipeline
 from brain_tumor_mri.pipelines.model_training.nodes import (
     attach_input_example,
     describe_training_run,
-    format_metric_histories,
     select_training_setup,
     train_model,
 )
@@ -38,12 +37,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="training_setup",
                 outputs="training_tags",
                 name="describe_training_run",
-            ),
-            node(
-                format_metric_histories,
-                inputs="training_history",
-                outputs="training_metrics",
-                name="format_metric_histories",
             ),
             node(
                 attach_input_example,

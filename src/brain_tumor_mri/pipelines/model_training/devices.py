@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import keras
 import tensorflow as tf
+from keras.src import tree
+from keras.src.backend.tensorflow import trainer as keras_tf_trainer
+
+from brain_tumor_mri.multi_worker import tf_config_workers
 
 
 def gpu_names() -> list[str]:
@@ -31,28 +33,85 @@ def device_description(gpus: list[str]) -> str:
     )
 
 
-def tf_config_workers() -> int:
-    """The number of workers that the ``TF_CONFIG`` environment variable declares."""
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-
-
 @functools.cache
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
     """The strategy ``name`` (``default``, ``mirrored``, ``multi_worker``), made once.
 
     ``mirrored`` replicates over every GPU, or over every logical CPU device where
     there is no GPU. ``multi_worker`` must be made before any other TensorFlow
-    operation of the process: see docs/training.md.
+    operation of the process: ``kedro worker`` (``cli.py``) makes it first.
     """
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _let_keras_fit_under_multi_worker()
+        return strategy
     if name == "mirrored":
         devices = tf.config.list_logical_devices(
             "GPU"
         ) or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     return tf.distribute.get_strategy()
+
+
+def with_batch_norm_synchronized(model: keras.Model, synchronized: bool) -> keras.Model:
+    """A copy whose BatchNormalization layers use the statistics of the global batch.
+
+    With several replicas, each normalises its own part of a batch and keeps its own
+    moving averages unless ``synchronized``: then every replica (of every worker)
+    uses the whole batch's mean and variance, as one device would, and the replicas
+    end with the same weights. ``synchronized=False`` gives a model for one device.
+    """
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "BatchNormalization":
+            layer["config"]["synchronized"] = synchronized
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _build_from_a_local_batch(
+    self: keras.Model, iterator: Any = None, data_batch: Any = None
+) -> None:
+    """Keras' ``_maybe_symbolic_build``, but built from this worker's part of a batch."""
+    if iterator is not None:
+        for _, _, batches in iterator:
+            data_batch = tree.map_structure(
+                lambda value: self.distribute_strategy.experimental_local_results(
+                    value
+                )[0],
+                next(batches),
+            )
+            break
+    with self.distribute_strategy.scope():
+        self._symbolic_build(data_batch=data_batch)
+
+
+def _let_keras_fit_under_multi_worker() -> None:
+    """Work around Keras 3's ``fit`` under MultiWorkerMirroredStrategy (private API).
+
+    Keras 3.15's TensorFlow trainer fails there (keras-team/keras#20585, also
+    TensorFlow's own multi-worker tutorial): it reduces the first batch, a tuple, with
+    ``strategy.reduce`` to build the model, and each step's scalar logs with
+    ``strategy.reduce(..., axis=0)``. Here the model is built from this worker's part
+    of the batch, and logs are reduced over this worker's replicas only: the metric
+    variables are mirrored with ``sum`` aggregation, so they already hold the totals
+    of every worker, and each worker reports the same values. Only this function
+    touches Keras' private names; tests/test_multi_worker.py fails when they change.
+    """
+    keras_tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _build_from_a_local_batch
+    keras_tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
+
+
+def wait_for_every_worker(strategy: tf.distribute.Strategy) -> None:
+    """Return once every replica of the strategy has called this (a barrier)."""
+    strategy.reduce(
+        tf.distribute.ReduceOp.SUM,
+        strategy.experimental_distribute_values_from_function(
+            lambda context: tf.constant(1.0)
+        ),
+        axis=None,
+    )
 
 
 # tf.distribute's public names of strategy classes whose Python names differ.

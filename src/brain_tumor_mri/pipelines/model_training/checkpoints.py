@@ -62,6 +62,14 @@ def run_fingerprint(
     return digest.hexdigest()[:16]
 
 
+def weights_digest(model: keras.Model) -> str:
+    """A short hash of the model's weights: equal digests, equal weights."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _seed_generator_states(model: keras.Model) -> list[keras.Variable]:
     """The RNG states of the model's random layers (Dropout), in layer order.
 
