@@ -275,6 +275,7 @@ def fit_phases(  # noqa: PLR0917
                 epochs=epochs,
             ),
             steps_per_epoch=fit.steps,
+            shuffle=False,  # the dataset shuffles, per epoch and seeded
             validation_data=fit.val_data,
             initial_epoch=epochs.start,
             epochs=epochs.stop,
