@@ -22,14 +22,13 @@ from mlflow import MlflowClient
 from PIL import Image
 
 from brain_tumor_mri.calibration import apply_temperature, needs_review
-from brain_tumor_mri.images import load_rgb
-from brain_tumor_mri.parameters import ParameterError, check_parameters
-from brain_tumor_mri.serving import (
+from brain_tumor_mri.datasets import (
     MlflowKerasModelUriDataset,
     MlflowModelCalibrationDataset,
-    latest_model_uri,
-    model_run_id,
 )
+from brain_tumor_mri.images import load_rgb
+from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.registry import latest_model_uri, model_run_id
 from brain_tumor_mri.tracking import MlflowKerasModelDataset, ModelWithExample
 from tests.conftest import QuickTrainingRun, copy_project
 
