@@ -15,7 +15,7 @@ from brain_tumor_mri.calibration import (
     risk_coverage_curve,
     screening_metrics,
 )
-from brain_tumor_mri.serving import prediction_frame
+from brain_tumor_mri.prediction import prediction_frame
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import cv2
 import keras
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brain_tumor_mri.datasets import OptionalPartitionedDataset
 from brain_tumor_mri.model import build_classifier
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
@@ -252,15 +254,27 @@ def write_png(path, value: int) -> None:
     cv2.imwrite(str(path), np.full((40, 50, 3), value, np.uint8))
 
 
+def external_images(path: Path | None) -> dict:
+    """The partitions of the catalog's ``external_test_images`` at ``path``."""
+    return OptionalPartitionedDataset(
+        path=None if path is None else str(path),
+        dataset={
+            "type": "text.TextDataset",
+            "fs_args": {"open_args_load": {"mode": "rb"}},
+        },
+    ).load()
+
+
 def test_external_test_set_uses_class_aliases(tmp_path, caplog) -> None:
     write_png(tmp_path / "glioma" / "a.png", 10)
     write_png(tmp_path / "NoTumor" / "b.png", 20)
     write_png(tmp_path / "NoTumor" / "nested" / "c.png", 30)
     write_png(tmp_path / "unknown" / "d.png", 40)
+    write_png(tmp_path / "outside.png", 50)
     (tmp_path / "glioma" / "broken.jpg").write_bytes(b"not an image")
 
     external = load_external_test_set(
-        CLASSES, [16, 16], IMAGE_PREPROCESSING, {"external_test_dir": str(tmp_path)}
+        external_images(tmp_path), CLASSES, [16, 16], IMAGE_PREPROCESSING
     )
 
     assert external["images"].shape == (3, 16, 16, 3)
@@ -270,13 +284,14 @@ def test_external_test_set_uses_class_aliases(tmp_path, caplog) -> None:
         "NoTumor/nested/c.png",
         "glioma/a.png",
     ]
-    assert "unknown" in caplog.text
-    assert "broken.jpg" in caplog.text
+    assert "Ignoring 'unknown'" in caplog.text
+    assert "Ignoring 'outside.png'" in caplog.text
+    assert "Skipping 'glioma/broken.jpg'" in caplog.text
 
 
 def test_external_test_set_absent_is_empty() -> None:
     external = load_external_test_set(
-        CLASSES, [16, 16], IMAGE_PREPROCESSING, {"external_test_dir": None}
+        external_images(None), CLASSES, [16, 16], IMAGE_PREPROCESSING
     )
 
     assert external["images"].shape == (0, 16, 16, 3)

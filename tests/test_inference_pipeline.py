@@ -22,15 +22,15 @@ from mlflow import MlflowClient
 from PIL import Image
 
 from brain_tumor_mri.calibration import apply_temperature, needs_review
-from brain_tumor_mri.datasets import MlflowKerasModelDataset, ModelWithExample
-from brain_tumor_mri.images import load_rgb
-from brain_tumor_mri.parameters import ParameterError, check_parameters
-from brain_tumor_mri.serving import (
+from brain_tumor_mri.datasets import (
+    MlflowKerasModelDataset,
     MlflowKerasModelUriDataset,
     MlflowModelCalibrationDataset,
-    latest_model_uri,
-    model_run_id,
+    ModelWithExample,
 )
+from brain_tumor_mri.images import load_rgb
+from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.registry import latest_model_uri, model_run_id
 from tests.conftest import QuickTrainingRun, copy_project
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")

@@ -24,7 +24,7 @@ from PIL import Image
 
 from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.images import load_rgb
-from brain_tumor_mri.serving import decode_base64_image, images_from_request
+from brain_tumor_mri.serving.request import decode_base64_image, images_from_request
 from tests.browser_support import serve
 from tests.conftest import QuickTrainingRun
 

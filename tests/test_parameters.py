@@ -52,10 +52,7 @@ def test_shipped_configuration_fits_the_schemas(env: str):
             "Extra inputs are not permitted",
         ),
         ({"classes": [{"name": "a"}, {"name": "a"}]}, "names must be unique"),
-        (
-            {"evaluation": {"external_test_dir": "/no/such/folder"}},
-            "no folder at '/no/such",
-        ),
+        ({"external_test_dir": "/no/such/folder"}, "no folder at '/no/such"),
         ({"reporting": {"gradcam": {"alpha": 2}}}, "reporting.gradcam.alpha"),
         (
             {"evaluation": {"review": {"target_accuracy": 1.5}}},
@@ -130,19 +127,17 @@ def test_one_key_of_a_group_can_be_overridden_on_every_environment(
     external.mkdir()
     bootstrap_project(project_copy)
     runtime = {
-        "evaluation": {"batch_size": 8, "external_test_dir": str(external)},
+        "evaluation": {"batch_size": 8},
         "model_training": {"epochs": 1},
+        "external_test_dir": str(external),
     }
     with KedroSession.create(
         project_path=project_copy, env=env, runtime_params=runtime
     ) as session:
         params = session.load_context().params  # the parameter check runs here
     base = project_parameters("local")
-    assert params["evaluation"] == {
-        **base["evaluation"],
-        "batch_size": 8,
-        "external_test_dir": str(external),
-    }
+    assert params["evaluation"] == {**base["evaluation"], "batch_size": 8}
+    assert params["external_test_dir"] == str(external)
     # Runtime overrides win over base and over the environment (quick: epochs 2).
     assert params["model_training"]["epochs"] == 1
     assert params["model_training"]["precision"] == base["model_training"]["precision"]
@@ -212,11 +207,6 @@ def test_missing_weights_file_stops_the_run_before_any_node_and_mlflow_run(
             "model_construction",
             {"head": {"pooling": "avg", "dropout": 1.0}},
             "model_construction.head.dropout",
-        ),
-        (
-            "evaluation",
-            {"external_test_dir": "/no/such/folder"},
-            "evaluation.external_test_dir",
         ),
     ],
 )

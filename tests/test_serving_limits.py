@@ -20,13 +20,10 @@ from kedro.config import OmegaConfigLoader
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
-from brain_tumor_mri.serving import (
-    MlflowServableModelDataset,
-    RequestLimits,
-    ServableModel,
-    images_from_request,
-    png_bytes,
-)
+from brain_tumor_mri.datasets import MlflowServableModelDataset
+from brain_tumor_mri.images import png_bytes
+from brain_tumor_mri.serving.image_classifier import ServableModel
+from brain_tumor_mri.serving.request import RequestLimits, images_from_request
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
 from tests.test_model_serving import b64, post, serve_mlflow_model, split_payload

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import cv2
@@ -257,3 +259,82 @@ def load_rgb(
     decoded = decode_image(data, draft_size=draft, max_pixels=max_pixels)
     rgb = preprocess_rgb(to_rgb8(decoded), preprocessing)
     return rgb if size is None else resize_rgb(rgb, size)
+
+
+class DecodedImages(NamedTuple):
+    """Images decoded from many files: the batch, whose files they are, and why the
+    others could not be decoded."""
+
+    images: np.ndarray
+    keys: list[Hashable]
+    errors: dict[Hashable, str]
+
+
+def _load_or_reason(
+    source: bytes | Callable[[], bytes],
+    size: tuple[int, int],
+    preprocessing: Mapping[str, Any] | None,
+    max_pixels: int | None,
+) -> np.ndarray | str:
+    try:
+        data = source() if callable(source) else source
+        return load_rgb(data, size, preprocessing, max_pixels)
+    except ImageReadError as error:
+        return str(error)
+    except Exception as error:  # one bad file must not stop the others
+        return f"cannot read or decode the file: {error}"
+
+
+def load_images(
+    sources: Mapping[Hashable, bytes | Callable[[], bytes]],
+    size: tuple[int, int],
+    preprocessing: Mapping[str, Any] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> DecodedImages:
+    """Every image of ``sources`` (bytes, or a function that reads them, such as a
+    ``PartitionedDataset``'s partitions) through ``load_rgb``, in the mapping's order.
+
+    A file that cannot be read or decoded is left out and its reason kept, so that one
+    bad file never stops the others. Files are decoded by a few threads (decoding and
+    OpenCV release the GIL); the result does not depend on their number.
+    """
+    keys = list(sources)
+    workers = min(len(keys), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(
+                pool.map(
+                    lambda key: _load_or_reason(
+                        sources[key], size, preprocessing, max_pixels
+                    ),
+                    keys,
+                )
+            )
+    else:
+        results = [
+            _load_or_reason(sources[key], size, preprocessing, max_pixels)
+            for key in keys
+        ]
+    decoded = {
+        key: result
+        for key, result in zip(keys, results, strict=True)
+        if isinstance(result, np.ndarray)
+    }
+    return DecodedImages(
+        np.stack(list(decoded.values()))
+        if decoded
+        else np.zeros((0, *size, 3), np.uint8),
+        list(decoded),
+        {
+            key: result
+            for key, result in zip(keys, results, strict=True)
+            if isinstance(result, str)
+        },
+    )
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 RGB array encoded as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -37,19 +37,6 @@ class PreprocessingParams(StrictModel):
     max_image_pixels: int = Field(ge=1)
 
 
-def _external_test_folder(path: str | None) -> str | None:
-    """An existing folder, or None for no external test set."""
-    if path is not None and not Path(path).is_dir():
-        raise ValueError(
-            f"no folder at '{path}' (expected <folder>/<class or alias>/<images>, or "
-            "null for no external test set)"
-        )
-    return path
-
-
-ExternalTestDir = Annotated[str | None, AfterValidator(_external_test_folder)]
-
-
 class CropParams(StrictModel):
     enabled: bool
     threshold: float = Field(gt=0, lt=1)
@@ -73,7 +60,6 @@ class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
-    external_test_dir: ExternalTestDir = None
     review: ReviewParams
     screening: ScreeningParams
 
@@ -108,6 +94,15 @@ def _existing_folder(path: str) -> str:
     return path
 
 
+def _external_test_folder(path: str) -> str:
+    if not Path(path).is_dir():
+        raise ValueError(
+            f"no folder at '{path}' (expected <folder>/<class or alias>/<images>, or "
+            "no external_test_dir for no external test set)"
+        )
+    return path
+
+
 PARAMETER_SCHEMAS: dict[str, Any] = {
     "raw_data_dir": str,
     "seed": int,
@@ -123,6 +118,7 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     "serving": ServingParams,
     "input_dir": Annotated[str, AfterValidator(_existing_folder)],
     "model_uri": Annotated[str, Field(min_length=1)] | None,
+    "external_test_dir": Annotated[str, AfterValidator(_external_test_folder)],
     **MODEL_PARAMETER_SCHEMAS,
 }
 

@@ -1,7 +1,5 @@
 """Project settings; see https://docs.kedro.org/en/stable/configure/configuration_basics/."""
 
-import warnings
-
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
@@ -12,25 +10,9 @@ from brain_tumor_mri.hooks import (
     RawDataLayoutHook,
 )
 from brain_tumor_mri.multi_worker import NonChiefWorkerHook, is_chief
+from brain_tumor_mri.warning_filters import install_warning_filters
 
-# The one place where warnings are filtered: third-party warnings about third-party
-# code that the project cannot change, each by its message and the module that warns.
-# OmegaConf 2.4 deprecates register_new_resolver(), which Kedro's config loader and
-# kedro-mlflow's hook still call (five warnings at the start of every run).
-warnings.filterwarnings(
-    "ignore",
-    message=r"register_new_resolver\(\) is deprecated",
-    category=UserWarning,
-    module=r"(kedro\.config\.omegaconf_config|kedro_mlflow\.framework\.hooks\.mlflow_hook)$",
-)
-# MLflow registers its local-file dataset source twice (for "" and "file" URIs), so
-# it warns on every local source of mlflow.log_input (the data set input of a run).
-warnings.filterwarnings(
-    "ignore",
-    message=r"The specified dataset source can be interpreted in multiple ways",
-    category=UserWarning,
-    module=r"mlflow\.data\.dataset_source_registry$",
-)
+install_warning_filters()
 
 HOOKS = (
     ParameterCheckHook(),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 import keras
@@ -22,7 +22,7 @@ from brain_tumor_mri.calibration import (
     screening_metrics,
 )
 from brain_tumor_mri.classes import class_names, folder_to_class
-from brain_tumor_mri.images import ImageReadError, load_rgb
+from brain_tumor_mri.images import load_images
 from brain_tumor_mri.metrics import (
     classification_metrics,
     confusion_table,
@@ -30,6 +30,7 @@ from brain_tumor_mri.metrics import (
     metrics_table,
     summary_table,
 )
+from brain_tumor_mri.prediction import predict_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -48,22 +49,13 @@ def predict_probabilities(
     and of its horizontal mirror (test-time augmentation). Returns
     ``{"probabilities": (n, k) float32, "labels": (n,) int64, "paths": (n,) str}``.
     """
-    images = split_cache["images"]
-    batch_size = int(params.get("batch_size", 32))
-    batches = []
-    for start in range(0, len(images), batch_size):
-        batch = np.asarray(images[start : start + batch_size])
-        probabilities = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
-        if params.get("tta_flip", False):
-            mirrored = np.ascontiguousarray(batch[:, :, ::-1])
-            probabilities += np.asarray(model.predict_on_batch(mirrored), np.float64)
-            probabilities /= 2
-        batches.append(probabilities.astype(np.float32))
-    num_classes = int(model.output_shape[-1])
     return {
-        "probabilities": np.concatenate(batches)
-        if batches
-        else np.zeros((0, num_classes), dtype=np.float32),
+        "probabilities": predict_in_batches(
+            model,
+            split_cache["images"],
+            int(params.get("batch_size", 32)),
+            mirror=bool(params.get("tta_flip", False)),
+        ),
         "labels": np.asarray(split_cache["labels"], dtype=np.int64),
         "paths": np.asarray(split_cache["paths"], dtype=str),
     }
@@ -281,41 +273,39 @@ def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def load_external_test_set(
+    external_test_images: Mapping[str, Callable[[], bytes]],
     classes: Sequence[Mapping[str, Any]],
     image_size: Sequence[int],
     image_preprocessing: Mapping[str, Any],
-    params: Mapping[str, Any],
 ) -> dict[str, np.ndarray]:
-    """The images of ``params["external_test_dir"]``, one sub-folder per class (names
-    or aliases), prepared like the cached splits; empty arrays when it is not set.
+    """The external test images, ``<class or alias>/<images>`` (sub-folders searched
+    too), prepared like the cached splits; empty arrays when there are none.
 
-    Sub-folders that match no class and files that are not readable images are
-    skipped with a warning.
+    Files outside a folder that names a class, and files that are not readable
+    images, are skipped with a warning.
     """
     size = (int(image_size[0]), int(image_size[1]))
-    images, labels, paths = [], [], []
-    folder = params.get("external_test_dir")
-    if folder:
-        root = Path(folder)  # an existing folder: the parameter check saw to it
-        index = {name: i for i, name in enumerate(class_names(classes))}
-        for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            name = folder_to_class(class_dir.name, classes)
-            if name is None:
-                logger.warning("Ignoring '%s': it matches no class.", class_dir)
-                continue
-            for file in sorted(p for p in class_dir.rglob("*") if p.is_file()):
-                try:
-                    images.append(
-                        load_rgb(file.read_bytes(), size, image_preprocessing)
-                    )
-                except ImageReadError as error:
-                    logger.warning("Skipping '%s': %s", file, error)
-                    continue
-                labels.append(index[name])
-                paths.append(file.relative_to(root).as_posix())
-        logger.info("External test set: %d images from '%s'.", len(images), root)
+    index = {name: i for i, name in enumerate(class_names(classes))}
+    labels: dict[str, int] = {}
+    ignored: set[str] = set()
+    for path in sorted(external_test_images):
+        parts = PurePosixPath(path).parts
+        name = folder_to_class(parts[0], classes) if len(parts) > 1 else None
+        if name is None:
+            ignored.add(parts[0])
+        else:
+            labels[path] = index[name]
+    for entry in sorted(ignored):
+        logger.warning("Ignoring '%s': it matches no class.", entry)
+    decoded = load_images(
+        {path: external_test_images[path] for path in labels}, size, image_preprocessing
+    )
+    for path, reason in decoded.errors.items():
+        logger.warning("Skipping '%s': %s", path, reason)
+    if external_test_images:
+        logger.info("External test set: %d images.", len(decoded.keys))
     return {
-        "images": np.stack(images) if images else np.zeros((0, *size, 3), np.uint8),
-        "labels": np.asarray(labels, dtype=np.int64),
-        "paths": np.asarray(paths, dtype=str),
+        "images": decoded.images,
+        "labels": np.asarray([labels[path] for path in decoded.keys], dtype=np.int64),
+        "paths": np.asarray(decoded.keys, dtype=str),
     }

@@ -15,7 +15,7 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
 )
 
 # The external split is empty (and not evaluated) unless
-# evaluation.external_test_dir names a folder.
+# `--params external_test_dir=PATH` names a folder (conf/base/catalog_evaluation.yml).
 SPLITS = ("val", "test", "test_dedup", "external")
 
 
@@ -55,10 +55,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 load_external_test_set,
                 inputs=[
+                    "external_test_images",
                     "params:classes",
                     "params:image_size",
                     "params:image_preprocessing",
-                    "params:evaluation",
                 ],
                 outputs="external_cache",
                 name="load_external_test_set",

@@ -14,11 +14,12 @@ from PIL import Image
 
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.images import DEFAULT_MAX_PIXELS, ImageReadError, load_rgb
-from brain_tumor_mri.serving import (
+from brain_tumor_mri.images import DEFAULT_MAX_PIXELS, load_images, load_rgb
+from brain_tumor_mri.prediction import (
     REVIEW_COLUMN,
     image_size,
     model_image_preprocessing,
+    predict_in_batches,
     prediction_frame,
     probability_columns,
 )
@@ -45,37 +46,19 @@ def decode_images(
     """
     size = image_size(inference_model)
     preprocessing = model_image_preprocessing(inference_calibration)
-    images, files, errors = [], [], {}
-    for file in sorted(inference_images):
-        try:
-            images.append(
-                load_rgb(inference_images[file](), size, preprocessing, max_pixels)
-            )
-        except ImageReadError as error:
-            errors[file] = str(error)
-        except Exception as error:  # one bad file must not stop the others
-            errors[file] = f"cannot read or decode the file: {error}"
-        else:
-            files.append(file)
-    for file, reason in errors.items():
+    decoded = load_images(
+        {file: inference_images[file] for file in sorted(inference_images)},
+        size,
+        preprocessing,
+        max_pixels,
+    )
+    for file, reason in decoded.errors.items():
         logger.warning("Cannot predict '%s': %s", file, reason)
     return {
-        "images": np.stack(images) if images else np.zeros((0, *size, 3), np.uint8),
-        "files": files,
-        "errors": errors,
+        "images": decoded.images,
+        "files": decoded.keys,
+        "errors": decoded.errors,
     }
-
-
-def _probabilities(
-    model: keras.Model, images: np.ndarray, batch_size: int
-) -> np.ndarray:
-    batches = [
-        np.asarray(model.predict_on_batch(images[start : start + batch_size]))
-        for start in range(0, len(images), batch_size)
-    ]
-    if not batches:
-        return np.zeros((0, int(model.output_shape[-1])), dtype=np.float32)
-    return np.concatenate(batches).astype(np.float32)
 
 
 def _overlay(
@@ -145,7 +128,9 @@ def predict_images(
     """
     names = class_names(classes)
     images, files = decoded_images["images"], decoded_images["files"]
-    probabilities = _probabilities(inference_model, images, int(params["batch_size"]))
+    probabilities = predict_in_batches(
+        inference_model, images, int(params["batch_size"])
+    )
     table = prediction_table(
         files, probabilities, decoded_images["errors"], names, inference_calibration
     )

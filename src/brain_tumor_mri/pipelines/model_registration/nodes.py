@@ -9,7 +9,9 @@ import keras
 import numpy as np
 
 from brain_tumor_mri.classes import class_names
-from brain_tumor_mri.serving import RequestLimits, ServableModel, png_bytes
+from brain_tumor_mri.images import png_bytes
+from brain_tumor_mri.serving.image_classifier import ServableModel
+from brain_tumor_mri.serving.request import RequestLimits
 
 
 def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
