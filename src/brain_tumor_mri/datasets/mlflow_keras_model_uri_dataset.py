@@ -22,17 +22,16 @@ class MlflowKerasModelUriDataset(AbstractDataset[None, keras.Model]):
     ``model_name`` of the newest finished run of the experiment that kedro-mlflow set
     from ``mlflow.yml``. Read-only.
 
-    Example usage for the YAML API:
+    Examples:
+        Using the YAML API:
 
-    .. code-block:: yaml
-
+        ```yaml
         inference_model:
           type: brain_tumor_mri.datasets.MlflowKerasModelUriDataset
           model_uri: models:/brain_tumor_mri_classifier/1
+        ```
 
-    Example usage for the Python API:
-
-    .. code-block:: pycon
+        Using the Python API:
 
         >>> MlflowKerasModelUriDataset(
         ...     model_uri="models:/brain_tumor_mri_classifier/1"

@@ -26,17 +26,16 @@ class MlflowModelCalibrationDataset(AbstractDataset[None, dict[str, Any]]):
     from before calibration) loads ``{}``, and the log says that its predictions are
     uncalibrated and all need review. Read-only.
 
-    Example usage for the YAML API:
+    Examples:
+        Using the YAML API:
 
-    .. code-block:: yaml
-
+        ```yaml
         inference_calibration:
           type: brain_tumor_mri.datasets.MlflowModelCalibrationDataset
           model_uri: models:/brain_tumor_mri_classifier/1
+        ```
 
-    Example usage for the Python API:
-
-    .. code-block:: pycon
+        Using the Python API:
 
         >>> MlflowModelCalibrationDataset(
         ...     model_uri="models:/brain_tumor_mri_classifier/1"

@@ -39,18 +39,17 @@ class MlflowServableModelDataset(
     Loading returns the latest registered version as a pyfunc. The class name starts
     with ``Mlflow`` so that kedro-mlflow switches it off for pipelines it does not track.
 
-    Example usage for the YAML API:
+    Examples:
+        Using the YAML API:
 
-    .. code-block:: yaml
-
+        ```yaml
         servable_model:
           type: brain_tumor_mri.datasets.MlflowServableModelDataset
           name: servable_model
           registered_model_name: brain_tumor_mri_classifier
+        ```
 
-    Example usage for the Python API:
-
-    .. code-block:: pycon
+        Using the Python API:
 
         >>> dataset = MlflowServableModelDataset(
         ...     registered_model_name="brain_tumor_mri_classifier"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kedro.io import AbstractDataset
 from kedro_datasets.partitions import PartitionedDataset
 
 
@@ -14,10 +15,10 @@ class OptionalPartitionedDataset(PartitionedDataset):
     Without a ``path`` (null) it loads ``{}``: no partitions, nothing to read. With
     one, it is ``PartitionedDataset`` itself.
 
-    Example usage for the YAML API:
+    Examples:
+        Using the YAML API:
 
-    .. code-block:: yaml
-
+        ```yaml
         external_test_images:
           type: brain_tumor_mri.datasets.OptionalPartitionedDataset
           path: ${runtime_params:external_test_dir,null}
@@ -26,25 +27,46 @@ class OptionalPartitionedDataset(PartitionedDataset):
             fs_args:
               open_args_load:
                 mode: rb
+        ```
 
-    Example usage for the Python API:
-
-    .. code-block:: pycon
+        Using the Python API:
 
         >>> OptionalPartitionedDataset(path=None, dataset="text.TextDataset").load()
         {}
     """
 
-    def __init__(self, *, path: str | None, **kwargs: Any) -> None:
+    def __init__(  # noqa: PLR0913 (PartitionedDataset's own arguments)
+        self,
+        *,
+        path: str | None,
+        dataset: str | type[AbstractDataset] | dict[str, Any],
+        filename_suffix: str = "",
+        credentials: dict[str, Any] | None = None,
+        load_args: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Creates a new instance of ``OptionalPartitionedDataset``.
 
         Args:
             path: The folder of the partitions; None for none.
-            **kwargs: ``PartitionedDataset``'s other arguments (``dataset``,
-                ``filename_suffix``, ``load_args``, ``metadata``, ...).
+            dataset: The dataset of each partition, as in ``PartitionedDataset``.
+            filename_suffix: Only files whose names end with it are partitions.
+            credentials: Credentials of the file system, as in ``PartitionedDataset``.
+            load_args: Arguments of the file system's ``find``.
+            fs_args: Arguments of the file system, as in ``PartitionedDataset``.
+            metadata: Any arbitrary metadata; ignored by Kedro.
         """
         self._absent = path is None
-        super().__init__(path=path or ".", **kwargs)
+        super().__init__(
+            path=path or ".",
+            dataset=dataset,
+            filename_suffix=filename_suffix,
+            credentials=credentials,
+            load_args=load_args,
+            fs_args=fs_args,
+            metadata=metadata,
+        )
 
     def load(self) -> dict[str, Callable[[], Any]]:
         return {} if self._absent else super().load()
