@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -42,15 +41,7 @@ from brain_tumor_mri.model import build_classifier
 from brain_tumor_mri.pipelines.inference.nodes import prediction_table
 from brain_tumor_mri.prediction import predict_in_batches
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "brain_tumor_mri"
-HEAD = {
-    "pooling": "avg",
-    "hidden_units": [],
-    "activation": "relu",
-    "batch_norm": False,
-    "dropout": 0.3,
-}
+from support import DATA, ROOT, SMALL_HEAD, project_copy
 
 
 def show(line: str) -> None:
@@ -86,22 +77,11 @@ class Profile:
         )
 
 
-def project_copy() -> Path:
-    project = Path(tempfile.mkdtemp(prefix="bench_inference_"))
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(ROOT / name, project / name)
-    for name in ("conf", "src"):
-        shutil.copytree(
-            ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return project
-
-
 def log_model(size: int, parameters: dict) -> str:
     """The classifier at ``size`` px as the ``model`` of a finished run; its URI."""
     keras.utils.set_random_seed(0)
     model = build_classifier(
-        [size, size], len(class_names(parameters["classes"])), HEAD, None
+        [size, size], len(class_names(parameters["classes"])), SMALL_HEAD, None
     )
     mlflow.set_experiment("inference_benchmark")
     with mlflow.start_run() as run:
@@ -152,7 +132,7 @@ def main() -> None:
     batch_size = int(inference["inference"]["batch_size"])
     names = class_names(parameters["classes"])
 
-    project = project_copy()
+    project = project_copy("bench_inference_")
     os.chdir(project)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])

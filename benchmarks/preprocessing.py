@@ -13,11 +13,10 @@ import json
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT, project_copy
 
 
 def peak_rss_mib() -> float:
@@ -75,13 +74,7 @@ def run_project_pipeline(data: Path, size: int) -> dict:
 
     profile: dict[str, dict] = {}
 
-    project = Path(tempfile.mkdtemp(prefix="bench_preprocessing_"))
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(ROOT / name, project / name)
-    for name in ("conf", "src"):
-        shutil.copytree(
-            ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    project = project_copy("bench_preprocessing_")
     os.chdir(project)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"
     start = time.perf_counter()

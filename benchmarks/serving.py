@@ -41,16 +41,9 @@ from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.registry import load_keras_model
 from brain_tumor_mri.serving.request import images_from_request
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "brain_tumor_mri"
+from support import DATA, ROOT, SMALL_HEAD
+
 REGISTERED_NAME = "serving_benchmark"
-HEAD = {
-    "pooling": "avg",
-    "hidden_units": [],
-    "activation": "relu",
-    "batch_norm": False,
-    "dropout": 0.3,
-}
 SERVER_START_TIMEOUT_S = 300
 
 
@@ -111,7 +104,7 @@ def register(size: int, store: Path, example: Path) -> str:
     }
     done = subprocess.run(
         [sys.executable, "-c", REGISTER, str(size), str(store), str(example)]
-        + [json.dumps(calibration), json.dumps(HEAD), REGISTERED_NAME]
+        + [json.dumps(calibration), json.dumps(SMALL_HEAD), REGISTERED_NAME]
         + [entry["name"] for entry in params["classes"]],
         cwd=store,  # MLflow's default artifact root, ./mlruns, lands in the store
         capture_output=True,
