@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from sklearn.metrics import log_loss
 
 from brain_tumor_mri.calibration import needs_review
-from brain_tumor_mri.pipelines.evaluation.pipeline import SPLITS
+from brain_tumor_mri.metrics import EVALUATED_SPLITS
 from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -84,7 +84,7 @@ def test_split_prefixed_metrics_are_logged(client, quick_training_run):
     assert sorted(point.step for point in history) == list(range(1, len(history) + 1))
     assert "val_roc_auc_glioma_tumor" in metrics
     assert not any(name.startswith("external_") for name in metrics)
-    assert set(SPLITS) == {*EVALUATED, "external"}
+    assert set(EVALUATED_SPLITS) == {*EVALUATED, "external"}
 
 
 def test_html_report_is_logged_with_every_section(client, quick_training_run, tmp_path):

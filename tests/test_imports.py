@@ -10,6 +10,7 @@ for the package's own imports, and seconds instead of minutes.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -105,3 +106,37 @@ def test_a_circular_import_is_caught(tmp_path: Path):
     )
     failures = json.loads(result.stdout.strip().splitlines()[-1])
     assert "partially initialized module" in failures["cyclic.a"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The modules that a source file imports (absolute imports, at any depth)."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_pipeline_imports_a_sibling_pipeline():
+    """A pipeline's package uses shared modules, never another pipeline's package;
+    only ``training``, which chains the others, names them."""
+    pipelines_dir = PACKAGE_DIR / "pipelines"
+    names = {path.name for path in pipelines_dir.iterdir() if path.is_dir()} - {
+        "__pycache__"
+    }
+    assert {"evaluation", "reporting", "model_training"} <= names
+    crossings = []
+    for name in sorted(names - {"training"}):
+        for path in sorted((pipelines_dir / name).rglob("*.py")):
+            for module in imported_modules(path):
+                parts = module.split(".")
+                if parts[:2] == ["brain_tumor_mri", "pipelines"] and parts[2:3] not in (
+                    [],
+                    [name],
+                ):
+                    crossings.append(f"{path.relative_to(PACKAGE_DIR)}: {module}")
+    assert not crossings, "\n".join(crossings)

@@ -28,6 +28,10 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+# The splits that evaluation measures and reporting draws (external: an optional
+# folder of labelled images, see conf/base/catalog_evaluation.yml).
+EVALUATED_SPLITS = ("val", "test", "test_dedup", "external")
+
 PER_CLASS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 AVERAGES = ("macro_avg", "weighted_avg", "micro_avg")
 SCALARS = ("accuracy", "balanced_accuracy", "log_loss", "brier_score", "ece")

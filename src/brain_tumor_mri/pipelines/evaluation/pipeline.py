@@ -3,6 +3,7 @@ metrics of every split, log them."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from brain_tumor_mri.metrics import EVALUATED_SPLITS
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
     choose_review_threshold,
@@ -16,13 +17,12 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
 
 # The external split is empty (and not evaluated) unless
 # `--params external_test_dir=PATH` names a folder (conf/base/catalog_evaluation.yml).
-SPLITS = ("val", "test", "test_dedup", "external")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     per_split = [
         nodes
-        for split in SPLITS
+        for split in EVALUATED_SPLITS
         for nodes in (
             node(
                 predict_probabilities,
@@ -91,7 +91,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 collect_metrics,
                 inputs={
                     "calibration": "calibration",
-                    **{split: f"{split}_metrics" for split in SPLITS},
+                    **{split: f"{split}_metrics" for split in EVALUATED_SPLITS},
                 },
                 outputs=[
                     "evaluation_metrics",

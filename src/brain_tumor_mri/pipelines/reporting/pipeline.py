@@ -4,7 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from brain_tumor_mri.pipelines.evaluation.pipeline import SPLITS
+from brain_tumor_mri.metrics import EVALUATED_SPLITS
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
     collect_report_parameters,
@@ -41,7 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             outputs=[f"{split}_figures", f"{split}_figure_pngs"],
             name=f"plot_{split}_figures",
         )
-        for split in SPLITS
+        for split in EVALUATED_SPLITS
     ]
     return pipeline(
         [
@@ -89,7 +89,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "dataset_pngs": "dataset_figure_pngs",
                     "training_pngs": "training_figure_pngs",
                     "gradcam_pngs": "gradcam_figure_pngs",
-                    **{f"{split}_pngs": f"{split}_figure_pngs" for split in SPLITS},
+                    **{
+                        f"{split}_pngs": f"{split}_figure_pngs"
+                        for split in EVALUATED_SPLITS
+                    },
                 },
                 outputs="report_html",
                 name="build_html_report",
