@@ -5,8 +5,9 @@ The first run is the session's ``quick_training_run``; the second runs the same
 ``run_name``, in its own project copy but in the same MLflow store. ``mlflow server``
 then serves that store on 127.0.0.1, and the browser checks the first run's page (its
 descriptive name and its data set input) and the comparison view (both runs, the
-differing parameter and the metrics). Saves ``docs/images/mlflow_run.png`` and
-``docs/images/mlflow_compare.png`` for the README.
+differing parameter and the metrics), and the run's per-epoch charts. Saves
+``docs/images/mlflow_run.png``, ``mlflow_epoch_metrics.png`` and
+``mlflow_compare.png`` for the README.
 """
 
 from __future__ import annotations
@@ -208,3 +209,32 @@ def test_mlflow_ui_run_page_shows_the_run_name_and_its_data_set(
         close_assistant(page)
         page.wait_for_timeout(500)
         save_screenshot(page, "mlflow_run.png")
+
+
+@pytest.mark.usefixtures("chromium")
+def test_mlflow_ui_charts_each_epoch_once(
+    quick_training_run: QuickTrainingRun, mlflow_ui: str
+):
+    """Per-epoch metrics were logged as each epoch ended: one point per epoch, at steps
+    1 and 2 of the quick profile's two epochs, and the UI charts them."""
+    client = MlflowClient(quick_training_run.tracking_uri)
+    run = client.get_run(quick_training_run.run_id)
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        steps = [
+            point.step for point in client.get_metric_history(run.info.run_id, name)
+        ]
+        assert steps == [1, 2], (name, steps)
+
+    with chromium_page(width=1400, height=1000) as page:
+        page.goto(
+            f"{mlflow_ui}/#/experiments/{run.info.experiment_id}/runs/"
+            f"{run.info.run_id}/model-metrics",
+            wait_until="load",
+        )
+        page.get_by_role("heading", name=QUICK_RUN_NAME).wait_for(timeout=90_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+        for title in ("accuracy", "loss"):
+            page.get_by_text(title, exact=True).first.wait_for(timeout=30_000)
+        close_assistant(page)
+        page.wait_for_timeout(3_000)
+        save_screenshot(page, "mlflow_epoch_metrics.png")
