@@ -23,6 +23,7 @@ from brain_tumor_mri.datasets import (
     NumpyArraysDataset,
 )
 from brain_tumor_mri.datasets.kedro_mlflow_switch import MlflowLoggingSwitch
+from brain_tumor_mri.datasets.mlflow_pandas_input_dataset import table_digest
 
 # They log nothing, so kedro-mlflow's logging switch has nothing to turn off.
 READ_ONLY_DATASETS = {
@@ -145,6 +146,17 @@ def test_data_set_input_has_a_digest_that_follows_the_data(
     }
     assert '"num_rows": 3' in first["profile"]
     assert first["digest"] != second["digest"]
+
+
+def test_the_digest_covers_every_row_of_a_large_table():
+    """MLflow's own digest stops at 10,000 rows; a manifest of 100k slices must not."""
+    paths = [f"{i:06d}.jpg" for i in range(20_000)]
+    table = pd.DataFrame({"path": paths, "sha256": paths})
+    changed = table.copy()
+    changed.loc[19_999, "sha256"] = "another"
+    assert table_digest(table) == table_digest(table.copy())
+    assert table_digest(table) != table_digest(changed)
+    assert len(table_digest(table)) == 8
 
 
 def test_keras_model_is_logged_and_loaded_back(tracking_store: str):
