@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID
+from mlflow.tracking import fluent as mlflow_fluent
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "brain_tumor_mri"
@@ -75,15 +78,25 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def mlflow_state_stays_in_its_test():
     """End any MLflow run a test leaves active and restore the tracking URI it found.
 
-    An in-process Kedro session points MLflow's global tracking URI at its own
-    project (kedro-mlflow sets it) and a failing one can leave its run active; neither
-    may reach the next test.
+    An in-process Kedro session points MLflow's global tracking URI and active
+    experiment at its own project (kedro-mlflow sets them) and a failing one can leave
+    its run active; none of it may reach the next test.
     """
     tracking_uri = mlflow.get_tracking_uri()
+    experiment_env = os.environ.get(MLFLOW_EXPERIMENT_ID.name)
+    experiment_id = mlflow_fluent._active_experiment_id
     yield
     while mlflow.active_run():
         mlflow.end_run("KILLED")
     mlflow.set_tracking_uri(tracking_uri)
+    # kedro-mlflow's mlflow.set_experiment sets both, which would point the next test
+    # at an experiment id that its own store lacks. MLflow has no public way to unset
+    # the active experiment.
+    mlflow_fluent._active_experiment_id = experiment_id
+    if experiment_env is None:
+        os.environ.pop(MLFLOW_EXPERIMENT_ID.name, None)
+    else:
+        os.environ[MLFLOW_EXPERIMENT_ID.name] = experiment_env
 
 
 @pytest.fixture(scope="module")
