@@ -28,6 +28,10 @@ class ClassSpec(StrictModel):
     aliases: list[str] = []
 
 
+class ShortcutAuditParams(StrictModel):
+    warn_above_majority: float = Field(ge=0, le=1)
+
+
 class PreprocessingParams(StrictModel):
     split_folders: dict[Literal["train", "test"], str]
     max_images_per_class: Annotated[int, Field(ge=1)] | None = None
@@ -35,6 +39,18 @@ class PreprocessingParams(StrictModel):
     near_duplicate_max_distance: int = Field(ge=0, le=64)
     workers: int = Field(ge=1)
     max_image_pixels: int = Field(ge=1)
+    shortcut_audit: ShortcutAuditParams
+
+
+class SourceGroupRule(StrictModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    match: dict[str, str | int | float] = Field(min_length=1)
+
+
+class SourceGroupParams(StrictModel):
+    rules: list[SourceGroupRule]
+    default: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    min_images: int = Field(ge=1)
 
 
 class CropParams(StrictModel):
@@ -111,6 +127,7 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     ],
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
     "preprocessing": PreprocessingParams,
+    "source_groups": SourceGroupParams,
     "image_preprocessing": ImagePreprocessingParams,
     "evaluation": EvaluationParams,
     "reporting": ReportingParams,

@@ -31,6 +31,7 @@ from brain_tumor_mri.metrics import (
     summary_table,
 )
 from brain_tumor_mri.prediction import predict_in_batches
+from brain_tumor_mri.source_groups import source_group_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,20 @@ def predict_probabilities(
             int(params.get("batch_size", 32)),
             mirror=bool(params.get("tta_flip", False)),
         ),
-        "labels": np.asarray(split_cache["labels"], dtype=np.int64),
-        "paths": np.asarray(split_cache["paths"], dtype=str),
+        **_identity(split_cache),
+    }
+
+
+def _identity(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The labels, paths and (where known) source groups of a split's images."""
+    return {
+        "labels": np.asarray(arrays["labels"], dtype=np.int64),
+        "paths": np.asarray(arrays["paths"], dtype=str),
+        **(
+            {"groups": np.asarray(arrays["groups"], dtype=str)}
+            if "groups" in arrays
+            else {}
+        ),
     }
 
 
@@ -95,8 +108,7 @@ def calibrate_probabilities(
         "probabilities": apply_temperature(
             predictions["probabilities"], float(temperature_fit["temperature"])
         ),
-        "labels": np.asarray(predictions["labels"], dtype=np.int64),
-        "paths": np.asarray(predictions["paths"], dtype=str),
+        **_identity(predictions),
     }
 
 
@@ -154,11 +166,12 @@ def record_calibration(
     }
 
 
-def evaluate_predictions(
+def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     predictions: Mapping[str, np.ndarray],
     calibrated_predictions: Mapping[str, np.ndarray],
     calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
+    source_groups: Mapping[str, Any],
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Every metric of one split; {} for an empty split.
@@ -169,7 +182,9 @@ def evaluate_predictions(
     ``brier_score_uncalibrated`` and ``reliability_uncalibrated`` of the model's own
     probabilities, the review threshold's ``coverage_at_threshold`` and
     ``accuracy_at_threshold``, and the screening metrics (``screening_metrics``:
-    any tumour against ``params["screening"]["negative_class"]``).
+    any tumour against ``params["screening"]["negative_class"]``), and where the
+    images' source groups are known, accuracy and tumour sensitivity per group with
+    the worst-group and group-balanced accuracy (``source_group_metrics``).
     """
     labels = predictions["labels"]
     if len(labels) == 0:
@@ -194,6 +209,18 @@ def evaluate_predictions(
         **review_metrics(labels, calibrated, calibration),
         "negative_class": negative,
         **screening_metrics(labels, calibrated, names, negative),
+        **(
+            source_group_metrics(
+                labels,
+                calibrated,
+                predictions["groups"],
+                names,
+                negative,
+                source_groups["min_images"],
+            )
+            if "groups" in predictions
+            else {}
+        ),
     }
 
 

@@ -43,6 +43,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     f"{split}_calibrated_predictions",
                     "calibration",
                     "params:classes",
+                    "params:source_groups",
                     "params:evaluation",
                 ],
                 outputs=f"{split}_metrics",
