@@ -20,7 +20,12 @@ from brain_tumor_mri.images import (
 )
 from brain_tumor_mri.pipelines.preprocessing.nodes import index_raw_files
 from tests.conftest import PROJECT_ROOT
-from tests.preprocessing_fixtures import CLASSES, PREPROCESSING, make_raw_folder
+from tests.preprocessing_fixtures import (
+    CLASSES,
+    PREPROCESSING,
+    SOURCE_GROUPS,
+    make_raw_folder,
+)
 
 
 def slice_png(width: int, height: int, sixteen_bit: bool) -> bytes:
@@ -114,7 +119,7 @@ def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Pat
         },
     ).load()
     manifest = index_raw_files(
-        raw, CLASSES, {**PREPROCESSING, "max_image_pixels": 64 * 64 - 1}
+        raw, CLASSES, SOURCE_GROUPS, {**PREPROCESSING, "max_image_pixels": 64 * 64 - 1}
     ).set_index("path")
     row = manifest.loc["Training/pituitary/sixteen.png"]
     assert row["status"] == "unreadable"

@@ -30,7 +30,24 @@ from sklearn.metrics import (
 
 # The splits that evaluation measures and reporting draws (external: an optional
 # folder of labelled images, see conf/base/catalog_evaluation.yml).
-EVALUATED_SPLITS = ("val", "test", "test_dedup", "external")
+# The test splits are also measured with the model adapted to each one's own images
+# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted".
+ADAPTED_SPLITS = ("test", "test_dedup", "external")
+ADAPTED_SUFFIX = "_adapted"
+EVALUATED_SPLITS = (
+    "val",
+    "test",
+    "test_dedup",
+    "external",
+    *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
+)
+
+
+def images_of(split: str) -> str:
+    """The split whose images an evaluated split predicts (``test`` for
+    ``test_adapted``)."""
+    return split.removesuffix(ADAPTED_SUFFIX)
+
 
 PER_CLASS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 AVERAGES = ("macro_avg", "weighted_avg", "micro_avg")

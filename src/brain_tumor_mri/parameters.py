@@ -78,6 +78,7 @@ class EvaluationParams(StrictModel):
     ece_bins: int = Field(ge=1, le=100)
     review: ReviewParams
     screening: ScreeningParams
+    adapt_batch_norm: bool
 
 
 class GradcamParams(StrictModel):
@@ -95,6 +96,7 @@ class ReportingParams(StrictModel):
 
 class InferenceParams(StrictModel):
     batch_size: int = Field(ge=1)
+    adapt_batch_norm: bool
 
 
 class ServingParams(StrictModel):

@@ -13,10 +13,12 @@ import keras
 import numpy as np
 import pandas as pd
 
+from brain_tumor_mri.adaptation import adapt_batch_norm
 from brain_tumor_mri.calibration import (
     LOG_TEMPERATURE_BOUNDS,
     apply_temperature,
     choose_confidence_threshold,
+    confidence,
     fit_temperature,
     review_metrics,
     screening_metrics,
@@ -48,7 +50,8 @@ def predict_probabilities(
 
     With ``params["tta_flip"]`` the probabilities are the mean of those of the image
     and of its horizontal mirror (test-time augmentation). Returns
-    ``{"probabilities": (n, k) float32, "labels": (n,) int64, "paths": (n,) str}``.
+    ``{"probabilities": (n, k) float32, "labels": (n,) int64, "paths": (n,) str,
+    "groups": (n,) str}``.
     """
     return {
         "probabilities": predict_in_batches(
@@ -59,6 +62,22 @@ def predict_probabilities(
         ),
         **_identity(split_cache),
     }
+
+
+def predict_adapted_probabilities(
+    model: keras.Model, split_cache: Mapping[str, np.ndarray], params: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    """``predict_probabilities`` with the model adapted to the split's own images
+    (AdaBN: its BatchNormalization statistics re-estimated on them, no label used);
+    no image when ``params["adapt_batch_norm"]`` is off or the split is empty."""
+    if not params["adapt_batch_norm"] or len(split_cache["labels"]) == 0:
+        return {
+            "probabilities": np.zeros((0, 0), np.float32),
+            "labels": np.zeros(0, np.int64),
+            "paths": np.zeros(0, str),
+        }
+    adapted = adapt_batch_norm(model, split_cache["images"], params["batch_size"])
+    return predict_probabilities(adapted, split_cache, params)
 
 
 def _identity(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -113,21 +132,50 @@ def calibrate_probabilities(
 
 
 def choose_review_threshold(
-    val_calibrated_predictions: Mapping[str, np.ndarray], params: Mapping[str, Any]
+    val_calibrated_predictions: Mapping[str, np.ndarray],
+    source_groups: Mapping[str, Any],
+    params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The lowest calibrated confidence at which the validation predictions kept reach
-    ``params["review"]["target_accuracy"]``; 1.0 (everything flagged) if none does."""
+    ``params["review"]["target_accuracy"]``, in every source group of at least
+    ``source_groups["min_images"]`` validation images as well as overall: the
+    strictest of those thresholds. 1.0 (everything flagged) if one is not reached."""
     target = float(params["review"]["target_accuracy"])
-    choice = choose_confidence_threshold(
-        val_calibrated_predictions["labels"],
-        val_calibrated_predictions["probabilities"],
-        target,
+    labels = val_calibrated_predictions["labels"]
+    probabilities = val_calibrated_predictions["probabilities"]
+    choice = choose_confidence_threshold(labels, probabilities, target)
+    groups = val_calibrated_predictions.get("groups", np.zeros(0, str))
+    per_group = {}
+    for group in sorted(set(groups)):
+        members = groups == group
+        if members.sum() >= source_groups["min_images"]:
+            per_group[group] = choose_confidence_threshold(
+                labels[members], probabilities[members], target
+            )
+    strictest = max(
+        [choice, *per_group.values()], key=lambda c: c["confidence_threshold"]
     )
+    if strictest is not choice:
+        threshold = strictest["confidence_threshold"]
+        kept = confidence(probabilities) >= threshold
+        correct = probabilities.argmax(axis=-1) == labels
+        choice = {
+            **choice,
+            "confidence_threshold": threshold,
+            "target_reached": strictest["target_reached"],
+            "coverage": float(kept.mean()),
+            "accuracy": float(correct[kept].mean()) if kept.any() else None,
+        }
+    choice["chosen_by_group"] = {
+        group: c["confidence_threshold"] for group, c in per_group.items()
+    }
     if choice["target_reached"]:
         logger.info(
-            "Review threshold %.4f: validation predictions at or above it (%.1f%%) "
-            "are %.1f%% accurate (target %.1f%%).",
+            "Review threshold %.4f (the strictest of overall and per source group: "
+            "%s): validation predictions at or above it (%.1f%%) are %.1f%% accurate "
+            "(target %.1f%%).",
             choice["confidence_threshold"],
+            choice["chosen_by_group"],
             100 * choice["coverage"],
             100 * choice["accuracy"],
             100 * target,
@@ -135,8 +183,8 @@ def choose_review_threshold(
     else:
         logger.warning(
             "No confidence threshold reaches the target accuracy %.1f%% on the "
-            "validation split: the threshold is 1.0 and every prediction is flagged "
-            "for review.",
+            "validation split (overall and in every source group): the threshold is "
+            "1.0 and every prediction is flagged for review.",
             100 * target,
         )
     return choice
@@ -148,7 +196,8 @@ def record_calibration(
     image_preprocessing: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What travels with the model (``calibration.json``): the temperature, the review
-    threshold, its target accuracy, the split both were fitted on, and the image
+    threshold (with the one each source group of validation needed), its target
+    accuracy, the split both were fitted on, and the image
     preprocessing the model was trained with (so that inference and serving prepare
     images the same way)."""
     return {
@@ -163,6 +212,9 @@ def record_calibration(
         "nll_calibrated": temperature_fit["nll_after"],
         "coverage_at_threshold": review_threshold["coverage"],
         "accuracy_at_threshold": review_threshold["accuracy"],
+        "confidence_threshold_by_source_group": review_threshold.get(
+            "chosen_by_group", {}
+        ),
     }
 
 

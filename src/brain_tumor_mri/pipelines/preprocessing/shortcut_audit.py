@@ -125,15 +125,24 @@ def metadata_baseline(
     data_split: pd.DataFrame, negative_class: str, seed: int
 ) -> dict[str, Any]:
     """A gradient-boosted tree model on the metadata features alone, fitted on
-    ``train`` and scored on every other split, beside the majority-class baseline."""
+    ``train`` and scored on ``val``, ``test`` and ``test_dedup``, beside the
+    majority-class baseline."""
     features = metadata_features(data_split)
     train = data_split["split"] == "train"
     majority = data_split.loc[train, "label"].value_counts().idxmax()
     model = HistGradientBoostingClassifier(max_depth=3, random_state=seed)
     model.fit(features[train], data_split.loc[train, "label"])
     scores = {}
-    for split in sorted(set(data_split["split"]) - {"train"}):
-        rows = data_split["split"] == split
+    evaluated = {
+        split: data_split["split"] == split
+        for split in ("val", "test")
+        if (data_split["split"] == split).any()
+    }
+    if "test" in evaluated:
+        evaluated["test_dedup"] = evaluated["test"] & data_split["test_dedup"].astype(
+            bool
+        )
+    for split, rows in evaluated.items():
         scores[split] = {
             **_scores(
                 model, features[rows], data_split.loc[rows, "label"], negative_class
