@@ -45,6 +45,9 @@ from tests.preprocessing_fixtures import (
 from tests.test_preprocessing_nodes import raw_partitions
 
 NAMES = [c["name"] for c in CLASSES]
+PLANTED_SIZES = dict(
+    zip(NAMES, [(512, 512), (480, 480), (300, 260), (400, 400)], strict=True)
+)
 EVALUATION = {"screening": {"negative_class": "no_tumor"}}
 # Images per class in Training/ and Testing/ of the shipped data set, native 512x512
 # or not (../shared/data/README.md).
@@ -140,16 +143,14 @@ def test_the_review_threshold_holds_in_every_source_group() -> None:
 
 
 def _write_set(root: Path, planted: bool) -> Path:
-    """Training/ and Testing/ of 20 images per class; with ``planted``, tumours are
-    512x512 and healthy slices 300x260, else every image is 256x256."""
+    """Training/ and Testing/ of 20 images per class; with ``planted``, each class
+    has a size of its own (gliomas 512x512), else every image is 256x256."""
     seed = 0
     for split in ("Training", "Testing"):
         for name in NAMES:
             folder = root / split / name
             folder.mkdir(parents=True)
-            size = (256, 256)
-            if planted:
-                size = (300, 260) if name == "no_tumor" else (512, 512)
+            size = PLANTED_SIZES[name] if planted else (256, 256)
             for index in range(20):
                 seed += 1
                 gray = Image.fromarray(synthetic_slice(seed)).resize(size)
@@ -173,6 +174,7 @@ def test_the_audit_flags_a_planted_shortcut_and_not_a_clean_set(
     planted, _ = _audit(_write_set(tmp_path / "planted", planted=True))
     assert planted["shortcut_suspected"]
     scores = planted["metadata_baseline"]["splits"]["val"]
+    assert scores["accuracy"] >= 0.9
     assert scores["tumour_roc_auc"] == 1.0
     assert "metadata_baseline_val_accuracy" in planted["mlflow"]
     assert "Shortcut audit" in caplog.text
@@ -182,6 +184,8 @@ def test_the_audit_flags_a_planted_shortcut_and_not_a_clean_set(
     assert not clean["shortcut_suspected"]
     assert "Shortcut audit" not in caplog.text
     assert set(split["source_group"]) == {"other_source"}
+    scores = clean["metadata_baseline"]["splits"]["val"]
+    assert scores["accuracy"] < scores["majority_accuracy"] + 0.2
 
 
 @pytest.mark.slow

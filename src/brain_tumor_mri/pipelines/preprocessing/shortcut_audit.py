@@ -130,7 +130,9 @@ def metadata_baseline(
     features = metadata_features(data_split)
     train = data_split["split"] == "train"
     majority = data_split.loc[train, "label"].value_counts().idxmax()
-    model = HistGradientBoostingClassifier(max_depth=3, random_state=seed)
+    model = HistGradientBoostingClassifier(
+        max_depth=3, min_samples_leaf=5, random_state=seed
+    )
     model.fit(features[train], data_split.loc[train, "label"])
     scores = {}
     evaluated = {
