@@ -24,13 +24,15 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     predict_probabilities,
     record_calibration,
 )
-from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS
+from brain_tumor_mri.pipelines.preprocessing.nodes import audit_shortcuts
+from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
 from brain_tumor_mri.pipelines.reporting.nodes import (
     SPLIT_FIGURES,
     build_report,
     class_counts,
     dataset_figures,
     gradcam_figures,
+    source_group_figures,
     split_figures,
     training_figures,
 )
@@ -98,6 +100,7 @@ def split_cache(count: int, size: int = 32, seed: int = 0) -> dict[str, np.ndarr
         "paths": np.array(
             [f"Testing/{NAMES[k]}/{i}.jpg" for i, k in enumerate(labels)]
         ),
+        "groups": np.array(["512px_source", "other_source"] * (count // 2))[:count],
     }
 
 
@@ -126,6 +129,7 @@ def data_split() -> pd.DataFrame:
                         "label_index": k,
                         "cluster": len(rows),
                         "test_dedup": split == "test" and i > 0,
+                        "source_group": "512px_source" if i % 3 else "other_source",
                     }
                 )
     return pd.DataFrame(rows)
@@ -327,9 +331,26 @@ def test_figures_and_report(small_model, data_split) -> None:
     cams, cam_pngs = gradcam_figures(
         flat_resnet, cache, predictions, CLASSES, {"examples_per_class": 1}
     )
+    group_figures, group_pngs = source_group_figures({"test": metrics})
+    shortcut_audit, _ = audit_shortcuts(
+        data_split.assign(
+            width=512,
+            height=512,
+            mode="RGB",
+            size_bytes=20_000,
+            jpeg_quality=90.0,
+            frame_width=0.1,
+        ),
+        CLASSES,
+        42,
+        PARAMS,
+        {"shortcut_audit": {"warn_above_majority": 0.2}},
+    )
     report = build_report(
         parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},
         leakage_summary=LEAKAGE,
+        shortcut_audit=shortcut_audit,
+        source_group_pngs=group_pngs,
         data_split=data_split,
         training_history=HISTORY,
         evaluation_metrics={"test": metrics},
@@ -346,7 +367,8 @@ def test_figures_and_report(small_model, data_split) -> None:
     assert set(history_figures) == {"training_history.png"}
     assert set(test_figures) == set(SPLIT_FIGURES)
     assert set(cams) == {f"{name}.png" for name in NAMES}
-    for pngs in (data_pngs, history_pngs, test_pngs, cam_pngs):
+    assert set(group_figures) == {"group_accuracy.png"}
+    for pngs in (data_pngs, history_pngs, test_pngs, cam_pngs, group_pngs):
         assert all(png.startswith(PNG_MAGIC) for png in pngs.values())
     absent, absent_pngs = split_figures(
         cache, predictions, {"test": metrics}, {}, split="external"
@@ -356,14 +378,13 @@ def test_figures_and_report(small_model, data_split) -> None:
     for key in SECTIONS:
         assert f'<section id="{key}">' in report
     images = re.findall(r'<img src="data:image/png;base64,', report)
-    assert len(images) == 2 + 1 + len(SPLIT_FIGURES) + 4
+    assert len(images) == 2 + 1 + 1 + len(SPLIT_FIGURES) + 4
+    assert "Metadata-only baseline" in report
+    assert "test / 512px_source" in report
+    assert "worst-group accuracy" in report
     assert "test: ROC curves" in report
     assert "test: risk-coverage curve" in report
     assert "test: missed tumours" in report
     assert "test: reliability diagram, uncalibrated" in report
-    assert (
-        "temperature and review threshold fitted on the validation split; model "
-        "epoch chosen on validation (EarlyStopping); test and test_dedup are "
-        "measured only"
-    ) in report
+    assert SPLIT_ROLES in report
     assert "Grad-CAM, class glioma_tumor" in report

@@ -39,7 +39,7 @@ SPLIT_ROLES = (
     "temperature and review threshold fitted on the validation split (the threshold "
     "in every source group of it); model epoch chosen on validation (EarlyStopping, "
     "by default on its worst-group accuracy); test and test_dedup are measured only "
-    "(*_adapted: the same images, the model's BatchNorm statistics re-estimated on "
+    "(*_adapted: the same images, the BatchNorm statistics of the model re-estimated on "
     "them, no label used)"
 )
 CALIBRATION_COLUMNS = {
