@@ -84,7 +84,50 @@ def test_split_prefixed_metrics_are_logged(client, quick_training_run):
     assert sorted(point.step for point in history) == list(range(1, len(history) + 1))
     assert "val_roc_auc_glioma_tumor" in metrics
     assert not any(name.startswith("external_") for name in metrics)
-    assert set(EVALUATED_SPLITS) == {*EVALUATED, "external"}
+    assert set(EVALUATED_SPLITS) == {
+        *EVALUATED,
+        "external",
+        *(f"{split}_adapted" for split in ("test", "test_dedup", "external")),
+    }
+
+
+def test_source_group_metrics_and_the_shortcut_audit_are_logged(
+    client, quick_training_run, tmp_path
+):
+    run_id = quick_training_run.run_id
+    metrics = client.get_run(run_id).data.metrics
+    # Per epoch (the epoch EarlyStopping keeps) and for the final model.
+    history = client.get_metric_history(run_id, "val_worst_group_accuracy")
+    assert sorted(point.step for point in history) == list(range(1, len(history) + 1))
+    for name in (
+        "val_worst_group_accuracy_final",
+        "val_group_balanced_accuracy_final",
+        "test_worst_group_accuracy",
+        "test_accuracy_other_source",
+        "test_tumour_sensitivity_other_source",
+        "test_adapted_accuracy",
+        "test_adapted_tumour_sensitivity_other_source",
+        "test_dedup_adapted_accuracy",
+        "metadata_baseline_val_accuracy",
+        "metadata_baseline_test_tumour_roc_auc",
+    ):
+        assert 0 <= metrics[name] <= 1, name
+    audit = json.loads(
+        Path(
+            client.download_artifacts(
+                run_id, "metrics/shortcut_audit.json", str(tmp_path)
+            )
+        ).read_text()
+    )
+    assert set(audit["images_by_class_and_group"]) == {"train", "val", "test"}
+    calibration = json.loads(
+        Path(
+            client.download_artifacts(run_id, "calibration.json", str(tmp_path))
+        ).read_text()
+    )
+    assert "confidence_threshold_by_source_group" in calibration
+    split = quick_training_run.project_path / "data/03_primary/data_split.csv"
+    assert "source_group" in split.read_text().splitlines()[0]
 
 
 def test_html_report_is_logged_with_every_section(client, quick_training_run, tmp_path):

@@ -40,7 +40,12 @@ logger = logging.getLogger(__name__)
 # Names that the training run already uses for Keras' per-epoch histories; the
 # evaluation of the final model on the validation split gets a suffix instead, so
 # that it neither adds a point to those histories nor hides behind them in the UI.
-EPOCH_HISTORY_NAMES = ("val_accuracy", "val_loss")
+EPOCH_HISTORY_NAMES = (
+    "val_accuracy",
+    "val_loss",
+    "val_worst_group_accuracy",
+    "val_group_balanced_accuracy",
+)
 
 
 def predict_probabilities(
