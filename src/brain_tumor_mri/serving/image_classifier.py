@@ -43,6 +43,11 @@ REQUIREMENTS = (
     "pillow",
     "opencv-python-headless",
     "imagehash",
+    "pydicom",
+    "pylibjpeg",
+    "pylibjpeg-libjpeg",
+    "pylibjpeg-openjpeg",
+    "pylibjpeg-rle",
 )
 # The file that MLflow's models-from-code runs to build the model when it loads it.
 MODEL_CODE = """\

@@ -100,8 +100,8 @@ def images_from_request(
     limits = limits or RequestLimits()
     if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
         raise bad_request(
-            f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG or "
-            f"PNG images, got {type(model_input).__name__}."
+            f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG, "
+            f"PNG or DICOM images, got {type(model_input).__name__}."
         )
     values = model_input[INPUT_COLUMN].tolist()
     if not values:
@@ -134,7 +134,7 @@ def images_from_request(
         more = len(problems) - MAX_REPORTED_ROWS
         raise bad_request(
             f"{len(problems)} of {len(values)} values in column '{INPUT_COLUMN}' are not "
-            f"base64-encoded JPEG or PNG images: {shown}"
+            f"base64-encoded JPEG, PNG or DICOM images: {shown}"
             + (f"; and {more} more" if more > 0 else "")
         )
     return decoded.images
