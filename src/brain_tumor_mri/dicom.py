@@ -11,7 +11,9 @@ files (RGB, YBR, palette) are converted to 8-bit RGB. A multi-frame file is read
 its middle frame only: every other input of the project is one slice per file, one
 label per file and one answer per row of the served model.
 
-Compressed transfer syntaxes are decoded by pydicom's plugins: pylibjpeg with
+A one-frame JPEG Baseline file is decoded by Pillow, shrunk while decoding as the
+loader does for JPEG files, so that it gives the very pixels of the same JPEG outside
+a DICOM. Other compressed transfer syntaxes are decoded by pydicom's plugins: pylibjpeg with
 pylibjpeg-libjpeg (JPEG baseline, extended, lossless and JPEG-LS), pylibjpeg-openjpeg
 (JPEG 2000, HTJ2K) and pylibjpeg-rle (RLE), or GDCM where it is installed.
 
@@ -24,11 +26,14 @@ warnings would quote the values (names, identifiers, dates) they find invalid.
 from __future__ import annotations
 
 import io
+import struct
 from typing import NamedTuple
 
 import numpy as np
+from PIL import Image
 from pydicom import config, dcmread
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import (
     apply_color_lut,
@@ -37,7 +42,7 @@ from pydicom.pixels import (
     get_decoder,
     pixel_array,
 )
-from pydicom.uid import UID
+from pydicom.uid import UID, JPEGBaseline8Bit
 
 config.settings.reading_validation_mode = config.IGNORE
 
@@ -50,6 +55,8 @@ MAGIC = b"DICM"
 FALLBACK_PERCENTILES = (1.0, 99.0)
 COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
+# Photometric interpretations of a JPEG Baseline frame that Pillow decodes as a viewer.
+JPEG_AS_PILLOW_READS = ("MONOCHROME1", "MONOCHROME2", "YBR_FULL", "YBR_FULL_422")
 PLUGINS = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"
 
 
@@ -76,10 +83,29 @@ def _sop_class(dataset: Dataset) -> str:
     return f"SOP class {UID(uid).name}" if uid else "no SOP class"
 
 
+def _is_image_class(dataset: Dataset) -> bool:
+    """True unless the SOP class is a known one that holds no image (a report, a
+    plan, a waveform...); a missing or cut SOP class may be an image's."""
+    uid = dataset.get("SOPClassUID")
+    return (
+        not uid
+        or not UID(uid).is_valid
+        or "Image" in UID(uid).name
+        or (UID(uid).name == str(uid))
+    )
+
+
 def _open(data: bytes, with_pixels: bool) -> Dataset:
     try:
         return dcmread(io.BytesIO(data), stop_before_pixels=not with_pixels)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as error:
+    except (
+        InvalidDicomError,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        struct.error,
+    ) as error:
         raise DicomReadError(f"corrupt or truncated DICOM header: {error}") from error
 
 
@@ -91,6 +117,11 @@ def _header(dataset: Dataset) -> DicomHeader:
         photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
         frames = int(dataset.get("NumberOfFrames") or 1)
     except AttributeError as error:
+        if _is_image_class(dataset):
+            raise DicomReadError(
+                "truncated or incomplete DICOM: no image attributes (Rows, Columns) "
+                f"({_sop_class(dataset)})"
+            ) from error
         raise DicomReadError(
             f"not an image: the DICOM has no pixel data ({_sop_class(dataset)}), "
             "e.g. a report; export the images of the series instead"
@@ -180,23 +211,28 @@ def _percentile_window(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(max(high, low + 1.0))
 
 
+def _voi_window(values: np.ndarray, dataset: Dataset) -> np.ndarray | None:
+    """The file's VOI LUT or window applied, on 0-255; None without a usable one."""
+    voi_range = _voi_range(dataset)
+    if voi_range is None:
+        return None
+    try:
+        windowed = apply_voi_lut(values, dataset)
+    except (ValueError, NotImplementedError):
+        return None  # e.g. a window narrower than 1: the percentile window instead
+    return _scale_to_uint8(np.asarray(windowed, np.float64), *voi_range)
+
+
 def grey_to_uint8(stored: np.ndarray, dataset: Dataset) -> np.ndarray:
     """A monochrome frame's stored values as a viewer's 8-bit slice (see module doc)."""
     values = apply_modality_lut(stored, dataset)
-    voi_range = _voi_range(dataset)
-    if voi_range is not None:
-        try:
-            windowed = apply_voi_lut(values, dataset)
-        except (ValueError, NotImplementedError):
-            voi_range = None  # an invalid window (width < 1): a viewer's default
-    if voi_range is None:
-        values = np.asarray(values, dtype=np.float64)
-        slice8 = _scale_to_uint8(values, *_percentile_window(values))
-    else:
-        slice8 = _scale_to_uint8(np.asarray(windowed, np.float64), *voi_range)
-    if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
-        slice8 = 255 - slice8
-    return slice8
+    inverted = dataset.get("PhotometricInterpretation") == "MONOCHROME1"
+    windowed = _voi_window(values, dataset)
+    if windowed is not None:
+        return 255 - windowed if inverted else windowed
+    # MONOCHROME1 stores its background (air) as its maximum: negated, the minimum.
+    values = np.asarray(values, dtype=np.float64) * (-1.0 if inverted else 1.0)
+    return _scale_to_uint8(values, *_percentile_window(values))
 
 
 def colour_to_uint8(stored: np.ndarray, dataset: Dataset) -> np.ndarray:
@@ -209,20 +245,51 @@ def colour_to_uint8(stored: np.ndarray, dataset: Dataset) -> np.ndarray:
     return _scale_to_uint8(stored.astype(np.float64), 0.0, max(peak, 255.0))
 
 
-def decode_dicom(data: bytes) -> np.ndarray:
+def _baseline_jpeg(dataset: Dataset, header: DicomHeader) -> bytes | None:
+    """The JPEG stream of a one-frame JPEG Baseline file whose colours Pillow reads as
+    the file says (grey, or YCbCr); None for any other file."""
+    if (
+        dataset.file_meta.get("TransferSyntaxUID") != JPEGBaseline8Bit
+        or header.frames != 1
+        or dataset.get("PhotometricInterpretation") not in JPEG_AS_PILLOW_READS
+    ):
+        return None
+    return next(generate_frames(dataset.PixelData, number_of_frames=1))
+
+
+def _decode_baseline_jpeg(
+    jpeg: bytes, dataset: Dataset, draft_size: tuple[int, int]
+) -> np.ndarray:
+    """A JPEG Baseline frame decoded by Pillow, shrunk while decoding as JPEG files are
+    (``images.decode_image``): the same pixels as the same JPEG outside a DICOM."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        grey = image.mode == "L"
+        image.draft("L" if grey else "RGB", draft_size)
+        pixels = np.asarray(image.convert("L" if grey else "RGB"))
+    return grey_to_uint8(pixels, dataset) if grey else pixels
+
+
+def decode_dicom(data: bytes, draft_size: tuple[int, int] | None = None) -> np.ndarray:
     """The 8-bit slice (H, W) or RGB slice (H, W, 3) of a DICOM's middle frame.
 
     Callers check ``read_dicom_header``'s size against their limits first: this
-    decodes the pixel data. Every failure raises ``DicomReadError`` with its reason.
+    decodes the pixel data. With ``draft_size`` (width, height), a JPEG Baseline
+    frame is decoded by Pillow at no less than that size, as a JPEG file is. Every
+    failure raises ``DicomReadError`` with its reason.
     """
     dataset = _open(data, with_pixels=True)
     header = _header(dataset)
     if "PixelData" not in dataset:
         raise DicomReadError(
-            f"not an image: the DICOM has no pixel data ({_sop_class(dataset)})"
+            f"truncated or incomplete DICOM: no pixel data ({_sop_class(dataset)})"
+            if _is_image_class(dataset)
+            else f"not an image: the DICOM has no pixel data ({_sop_class(dataset)})"
         )
     _check_decoder(dataset)
     try:
+        jpeg = _baseline_jpeg(dataset, header) if draft_size else None
+        if jpeg is not None:
+            return _decode_baseline_jpeg(jpeg, dataset, draft_size)
         frame = pixel_array(
             dataset, index=header.frames // 2 if header.frames > 1 else None
         )

@@ -102,7 +102,7 @@ def decode_image(
     if not data:
         raise ImageReadError("empty file (0 bytes)")
     if is_dicom(data):
-        image = _decode_dicom(data, max_pixels)
+        image = _decode_dicom(data, draft_size, max_pixels)
         return image if draft_size is None else _reduce(image, draft_size)
     try:
         image = _open(data)
@@ -129,11 +129,13 @@ def _dicom_header(data: bytes, max_pixels: int | None) -> ImageHeader:
     return ImageHeader(header.width, header.height, header.mode, DICOM_FORMAT)
 
 
-def _decode_dicom(data: bytes, max_pixels: int | None) -> Image.Image:
+def _decode_dicom(
+    data: bytes, draft_size: tuple[int, int] | None, max_pixels: int | None
+) -> Image.Image:
     """A DICOM's slice as a viewer shows it (8-bit grey or RGB), its size checked first."""
     _dicom_header(data, max_pixels)
     try:
-        return Image.fromarray(decode_dicom(data))
+        return Image.fromarray(decode_dicom(data, draft_size))
     except DicomReadError as error:
         raise ImageReadError(str(error)) from error
 
