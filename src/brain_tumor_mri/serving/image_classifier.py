@@ -120,6 +120,10 @@ class ImageClassifier(PythonModel):
         images = images_from_request(
             model_input, image_size(self.model), self.limits, self.preprocessing
         )
+        return self.predict_images(images)
+
+    def predict_images(self, images: np.ndarray) -> pd.DataFrame:
+        """``predict``'s answer for a batch of images already decoded and prepared."""
         probabilities = predict_in_batches(self.model, images, BATCH_SIZE)
         return prediction_frame(probabilities, self.classes, self.calibration)
 
