@@ -134,6 +134,10 @@ BAD = {
         lambda gray: dicom_files.bundled("MR_truncated.dcm"),
         "corrupt or truncated DICOM pixel data",
     ),
+    "truncated compressed pixel data": (
+        lambda gray: dicom_files.jpeg_wrapped(GLIOMA.read_bytes())[:5000],
+        "corrupt or truncated DICOM pixel data: the file ends inside its compressed",
+    ),
     "truncated header": (
         lambda gray: dicom_files.monochrome1(gray)[:300],
         "truncated or incomplete DICOM",

@@ -277,8 +277,14 @@ def decode_dicom(data: bytes, draft_size: tuple[int, int] | None = None) -> np.n
     frame is decoded by Pillow at no less than that size, as a JPEG file is. Every
     failure raises ``DicomReadError`` with its reason.
     """
+    header_only = _open(data, with_pixels=False)
+    header = _header(header_only)
     dataset = _open(data, with_pixels=True)
-    header = _header(dataset)
+    if len(dataset) < len(header_only):  # pydicom gives up on a cut pixel data item
+        raise DicomReadError(
+            "corrupt or truncated DICOM pixel data: the file ends inside its "
+            "compressed pixel data"
+        )
     if "PixelData" not in dataset:
         raise DicomReadError(
             f"truncated or incomplete DICOM: no pixel data ({_sop_class(dataset)})"
