@@ -132,7 +132,7 @@ def _header(dataset: Dataset) -> DicomHeader:
         raise DicomReadError(
             f"unsupported DICOM photometric interpretation '{photometric}'"
         )
-    colour = samples == 3 or photometric == "PALETTE COLOR"  # noqa: PLR2004
+    colour = samples == 3 or photometric == "PALETTE COLOR"
     return DicomHeader(columns, rows, "RGB" if colour else "L", max(frames, 1))
 
 
