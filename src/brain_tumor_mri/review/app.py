@@ -85,11 +85,13 @@ class Reviewer:
         model_uri: str,
         gradcam_layer: str = DEFAULT_LAYER,
         gradcam_alpha: float = 0.4,
+        gradcam_batch_size: int = BATCH_SIZE,
     ) -> None:
         self.classifier = classifier
         self.model_uri = model_uri
         self.gradcam_layer = gradcam_layer
         self.gradcam_alpha = gradcam_alpha
+        self.gradcam_batch_size = gradcam_batch_size
         # One request at a time uses the model: Keras models are not thread-safe.
         self._lock = threading.Lock()
 
@@ -122,7 +124,7 @@ class Reviewer:
                     [classifier.classes.index(c) for c in answers["predicted_class"]]
                 ),
                 self.gradcam_layer,
-                BATCH_SIZE,
+                self.gradcam_batch_size,
             )
         results: list[dict] = [
             {"name": name, "status": "unreadable", "reason": problems.get(row, "")}

@@ -39,6 +39,7 @@ def serve_review_page(
         model_uri,
         gradcam_layer=gradcam["layer"],
         gradcam_alpha=float(gradcam["alpha"]),
+        gradcam_batch_size=int(gradcam["batch_size"]),
     )
     logger.info("The review page is at http://%s:%d (Ctrl+C stops it).", host, port)
     uvicorn.run(create_app(reviewer), host=host, port=port, log_level="warning")
