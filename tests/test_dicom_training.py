@@ -85,15 +85,16 @@ def test_training_on_dicoms_keeps_patient_data_out_of_every_output(
     assert "no pixel data (SOP class Basic Text SR Storage)" in report["reason"]
     assert f"Skipping '{REPORT}' (unreadable)" in log
 
-    # Everything the run wrote: data/, the MLflow store and its artifacts (mlruns/).
-    written = b"".join(
-        path.read_bytes()
-        for folder in ("data", "mlruns")
-        for path in (project / folder).rglob("*")
-        if path.is_file()
-    )
-    written += (project / "mlflow.db").read_bytes()
-    assert (project / "data/08_reporting").is_dir()
+    # Everything the run wrote: data/, the MLflow store and its artifacts, the logs.
+    written = [
+        path
+        for path in project.rglob("*")
+        if path.is_file() and path.relative_to(project).parts[0] not in ("src", "conf")
+    ]
+    names = {path.name for path in written}
+    assert {"mlflow.db", "calibration.json", "report.html"} <= names
+    assert any(path.relative_to(project).parts[0] == "mlruns" for path in written)
+    written = b"".join(path.read_bytes() for path in written)
     for value in dicom_files.IDENTIFYING.values():
         assert value not in log, value
         assert value.encode() not in written, value
