@@ -86,7 +86,7 @@ def review_url(
         cwd=quick_training_run.project_path,
         log=tmp_path_factory.mktemp("review") / "review.log",
         env=offline_environment(MLFLOW_TRACKING_URI=quick_training_run.tracking_uri),
-        timeout_s=240,
+        timeout_s=480,
     ):
         assert _listening_addresses(port) == {HOST}, "kedro review must bind 127.0.0.1"
         yield f"http://{HOST}:{port}"
