@@ -141,6 +141,15 @@ def signed16_windowed(gray: np.ndarray) -> bytes:
     )
 
 
+def voi_lut(gray: np.ndarray) -> bytes:
+    """``gray`` with a 16-bit VOI LUT Sequence of 256 entries ``100 g + 500``, which a
+    viewer stretches from its first to its last entry: it shows ``gray``."""
+    table = Dataset()
+    table.add_new("LUTDescriptor", "US", [256, 0, 16])
+    table.add_new("LUTData", "US", [100 * value + 500 for value in range(256)])
+    return uncompressed(gray, VOILUTSequence=[table])
+
+
 def multiframe(middle: np.ndarray) -> bytes:
     """Three frames, ``middle`` the second, the first and last black and white; with
     the window that maps 0-255 onto itself."""

@@ -70,10 +70,11 @@ def test_uncompressed_rgb_dicom_gives_the_decoded_pixels(jpeg: bytes):
 
 
 @pytest.mark.parametrize(
-    "write", ["monochrome1", "signed16_windowed", "multiframe"], ids=str
+    "write", ["monochrome1", "signed16_windowed", "voi_lut", "multiframe"], ids=str
 )
 def test_viewer_pipeline_shows_the_slice(gray: np.ndarray, write: str):
-    """MONOCHROME1 inverted, a signed 16-bit rescale and window, the middle frame."""
+    """MONOCHROME1 inverted, a signed 16-bit rescale and window, a VOI LUT, the
+    middle frame."""
     data = getattr(dicom_files, write)(gray)
     np.testing.assert_array_equal(load_rgb(data), _rgb(gray))
     header = read_header(data)
