@@ -33,6 +33,7 @@ from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.parameters import ParameterError, check_parameters
 from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from brain_tumor_mri.registry import latest_model_uri, model_run_id
+from tests import dicom_files
 from tests.conftest import QuickTrainingRun, copy_project
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -44,6 +45,22 @@ BAD_FILES = {
     "notes.txt": "not an image",
     "scans/truncated.jpg": "truncated",
     "scans/.DS_Store": "not an image",
+    "dicom/report.dcm": "no pixel data (SOP class Basic Text SR Storage)",
+    "dicom/truncated.dcm": "truncated DICOM pixel data",
+    "dicom/video.dcm": "unsupported DICOM transfer syntax",
+    "dicom/not_dicom.dcm": "not an image",
+}
+# DICOMs of the first test image and the file whose pixels each holds: the JPEG itself
+# (a.jpg), its RGB pixels (as rgba.png's) and its grey version (gray.png); and an MR
+# slice that pydicom ships. Each written one carries identifying tags
+# (tests/dicom_files.py).
+DICOM_FILES = {
+    "dicom/a_jpeg.dcm": "a.jpg",
+    "dicom/a_rgb": "scans/rgba.png",
+    "dicom/gray_monochrome1.dcm": "gray.png",
+    "dicom/gray_signed16.dcm": "gray.png",
+    "dicom/gray_multiframe.dcm": "gray.png",
+    "dicom/MR_small.dcm": None,
 }
 
 
@@ -56,6 +73,7 @@ class InferenceRun:
     table: pd.DataFrame
     output_dir: Path
     messages: list[str]
+    log: str
     runs_before: int
     runs_after: int
 
@@ -87,7 +105,28 @@ def _make_input_folder(
         (shared / sources[1]).read_bytes()[:3000]
     )
     (folder / "scans/.DS_Store").write_bytes(bytes(range(256)) * 4)
+    _add_dicom_files(folder / "dicom", (shared / sources[0]).read_bytes())
     return dict(zip(targets, sources, strict=True))
+
+
+def _add_dicom_files(folder: Path, jpeg: bytes) -> None:
+    """``DICOM_FILES`` and the bad DICOMs of ``BAD_FILES``."""
+    folder.mkdir()
+    gray = dicom_files.decoded(jpeg, "L")
+    written = {
+        "a_jpeg.dcm": dicom_files.jpeg_wrapped(jpeg),
+        "a_rgb": dicom_files.uncompressed(dicom_files.decoded(jpeg, "RGB"), "RGB"),
+        "gray_monochrome1.dcm": dicom_files.monochrome1(gray),
+        "gray_signed16.dcm": dicom_files.signed16_windowed(gray),
+        "gray_multiframe.dcm": dicom_files.multiframe(gray),
+        "MR_small.dcm": dicom_files.bundled("MR_small.dcm"),
+        "report.dcm": dicom_files.bundled("reportsi.dcm"),
+        "truncated.dcm": dicom_files.jpeg_wrapped(jpeg)[:5000],
+        "video.dcm": dicom_files.unsupported_syntax(gray),
+        "not_dicom.dcm": b"not a DICOM file\n" * 20,
+    }
+    for name, data in written.items():
+        (folder / name).write_bytes(data)
 
 
 # Plain one-line log records, so that the test reads the messages of the real command.
@@ -181,6 +220,7 @@ def inference_run(
         table=_read_table(output_dir / "predictions.csv"),
         output_dir=output_dir,
         messages=messages,
+        log=result.stdout + result.stderr,
         runs_before=runs_before,
         runs_after=len(client.search_runs(experiments)),
     )
@@ -228,7 +268,7 @@ def test_unreadable_files_have_a_status_and_a_reason(inference_run: InferenceRun
         assert word in table.loc[file, "reason"], table.loc[file, "reason"]
         assert table.loc[file, "predicted_class"] == ""
     good = _good(inference_run.table)
-    assert len(good) == len(inference_run.table) - len(BAD_FILES) == 7
+    assert len(good) == len(inference_run.table) - len(BAD_FILES) == 13
     assert (good["reason"] == "").all()
 
 
@@ -264,6 +304,41 @@ def test_predictions_match_the_trained_model_loaded_directly(
         .isna()
         .all()
     )
+
+
+def test_dicoms_get_the_predictions_of_the_images_they_hold(
+    inference_run: InferenceRun,
+):
+    """A JPEG wrapped as DICOM, its pixels as uncompressed RGB, and its grey version
+    as MONOCHROME1, as signed 16-bit with a window and as a multi-frame's middle frame
+    get the prediction of the JPEG, PNG or grey PNG they hold."""
+    good = _good(inference_run.table)
+    for dicom, image in DICOM_FILES.items():
+        assert good.loc[dicom, "predicted_class"] in CLASSES
+        if image is None:
+            continue
+        assert good.loc[dicom, "predicted_class"] == good.loc[image, "predicted_class"]
+        np.testing.assert_allclose(
+            good.loc[dicom, PROBABILITIES].to_numpy(dtype=float),
+            good.loc[image, PROBABILITIES].to_numpy(dtype=float),
+            atol=1e-5,
+            err_msg=dicom,
+        )
+
+
+def test_no_identifying_dicom_tag_reaches_an_output(inference_run: InferenceRun):
+    """Not the predictions, the overlays, the log, nor the reasons of bad DICOMs."""
+    outputs = [
+        path.read_bytes()
+        for path in inference_run.output_dir.rglob("*")
+        if path.is_file()
+    ]
+    assert len(outputs) == 1 + 13
+    table = inference_run.table.to_csv()
+    for value in dicom_files.IDENTIFYING.values():
+        assert value not in inference_run.log
+        assert value not in table
+        assert value.encode() not in b"".join(outputs)
 
 
 def test_preprocessing_is_the_training_runs(
@@ -317,7 +392,7 @@ def test_log_names_bad_files_and_ends_with_the_counts(inference_run: InferenceRu
     messages = inference_run.messages
     for file in BAD_FILES:
         assert any(f"Cannot predict '{file}'" in message for message in messages)
-    assert messages[-1].startswith("Predicted 7 of 11 files, 4 unreadable")
+    assert messages[-1].startswith("Predicted 13 of 21 files, 8 unreadable")
     counts = _good(inference_run.table)["predicted_class"].value_counts()
     for name in CLASSES:
         assert f"{name} {counts.get(name, 0)}" in messages[-1]

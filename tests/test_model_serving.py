@@ -25,6 +25,7 @@ from PIL import Image
 from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.serving.request import decode_base64_image, images_from_request
+from tests import dicom_files
 from tests.browser_support import serve
 from tests.conftest import QuickTrainingRun
 
@@ -237,6 +238,30 @@ def test_served_model_takes_records_and_inputs_payloads(server, images: dict, ex
         )
 
 
+def test_served_model_predicts_base64_dicoms_as_the_images_they_hold(
+    server, images: dict, expected
+):
+    """The first JPEG wrapped as DICOM, and the grey PNG's pixels as the middle frame
+    of a multi-frame DICOM, get those images' answers; pydicom's MR slice, one."""
+    _, url = server
+    jpeg = next(iter(images.values()))
+    gray = dicom_files.decoded(jpeg, "L")
+    dicoms = [
+        dicom_files.jpeg_wrapped(jpeg),
+        dicom_files.multiframe(gray),
+        dicom_files.bundled("MR_small.dcm"),
+    ]
+    response = post(url, split_payload([b64(data) for data in dicoms]))
+    assert response.status_code == 200, response.text
+    table = pd.DataFrame(response.json()["predictions"])
+    gray_row = list(images).index("gray.png")
+    np.testing.assert_allclose(
+        table[PROBABILITIES].to_numpy()[:2], expected[[0, gray_row]], atol=1e-5
+    )
+    assert table.loc[0, "predicted_class"] == CLASSES[expected[0].argmax()]
+    assert table.loc[2, "predicted_class"] in CLASSES
+
+
 BAD_PAYLOADS = {
     "not base64": (split_payload(["this is not base64!"]), "row 0: not valid base64"),
     "not an image": (
@@ -251,6 +276,20 @@ BAD_PAYLOADS = {
     ),
     "missing value": (split_payload([None]), "row 0: no image (missing value)"),
     "not json": ('{"dataframe_split": ', "valid JSON"),
+    "a DICOM report": (
+        split_payload([b64(dicom_files.bundled("reportsi.dcm"))]),
+        "row 0: not an image: the DICOM has no pixel data (SOP class Basic Text SR",
+    ),
+    "a truncated DICOM": (
+        split_payload([b64(dicom_files.bundled("MR_truncated.dcm"))]),
+        "row 0: corrupt or truncated DICOM pixel data",
+    ),
+    "a DICOM video": (
+        split_payload(
+            [b64(dicom_files.unsupported_syntax(np.zeros((8, 8), np.uint8)))]
+        ),
+        "row 0: unsupported DICOM transfer syntax 'MPEG2 Main Profile / Main Level'",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""Project commands of the ``kedro`` CLI: ``kedro worker``, and Kedro's own ``run``.
+"""Project commands of the ``kedro`` CLI: ``kedro worker``, ``kedro review``, and
+Kedro's own ``run``.
 
 Kedro finds this module by its name (``<package>.cli``) and adds the commands of its
 ``cli`` group to ``kedro``'s; ``python -m brain_tumor_mri`` runs the ``run`` of this
@@ -69,3 +70,30 @@ def cli() -> None:
 
 
 cli.add_command(worker)
+
+REVIEW_HELP = """Serve the review page: upload MRI slices or DICOMs, see the model's answer.
+
+Loads the registered servable model (by default its latest version) with the MLflow
+set-up of conf/<env>/mlflow.yml and serves a page at http://HOST:PORT that shows, for
+each uploaded file, the class probabilities, the needs_review flag and its threshold,
+the slice as the model saw it and its Grad-CAM. Binds to 127.0.0.1 unless told
+otherwise. See docs/review_page.md.
+"""
+
+
+@cli.command(name="review", help=REVIEW_HELP, short_help="Serve the review page.")
+@click.option(
+    "--model-uri",
+    default=None,
+    help="MLflow URI of the servable model: models:/<name>/<version>, "
+    "models:/<name>@<alias>, runs:/<run id>/servable_model. "
+    "Default: the latest registered version.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port.")
+@click.option("--env", "-e", default=None, help="Kedro configuration environment.")
+def review(model_uri: str | None, host: str, port: int, env: str | None) -> None:
+    # TensorFlow and the web server are imported by this command only.
+    from brain_tumor_mri.review.server import serve_review_page  # noqa: PLC0415
+
+    serve_review_page(model_uri, host, port, env)

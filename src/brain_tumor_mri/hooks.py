@@ -73,7 +73,7 @@ class InferenceInputHook:
         if not any(path.is_file() for path in Path(folder).rglob("*")):
             raise ParameterError(
                 f"The folder of images to predict '{folder}' has no file (sub-folders "
-                f"are searched too). Put JPEG or PNG images in it, or give another "
+                f"are searched too). Put JPEG, PNG or DICOM images in it, or give another "
                 f"folder with {INFERENCE_HELP}."
             )
         for name in sorted(pipeline.all_outputs()):

@@ -1,4 +1,4 @@
-"""Reading image files of any common colour mode as 8-bit RGB arrays."""
+"""Reading image files of any common colour mode, and DICOM files, as 8-bit RGB arrays."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ import cv2
 import imagehash
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from brain_tumor_mri.dicom import (
+    DICOM_FORMAT,
+    DicomReadError,
+    decode_dicom,
+    is_dicom,
+    read_dicom_header,
+)
 
 # Modes that need more than a plain ``Image.convert("RGB")``: 16- and 32-bit
 # integer images, which PIL would clip to 255 instead of rescaling.
@@ -62,6 +70,8 @@ def read_header(data: bytes, max_pixels: int | None = None) -> ImageHeader:
     """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
+    if is_dicom(data):
+        return _dicom_header(data, max_pixels)
     try:
         with _open(data) as image:
             check_pixels(image.width, image.height, max_pixels)
@@ -91,6 +101,9 @@ def decode_image(
     """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
+    if is_dicom(data):
+        image = _decode_dicom(data, draft_size, max_pixels)
+        return image if draft_size is None else _reduce(image, draft_size)
     try:
         image = _open(data)
         check_pixels(image.width, image.height, max_pixels)
@@ -104,6 +117,27 @@ def decode_image(
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"corrupt or truncated image: {error}") from error
     return image if draft_size is None else _reduce(image, draft_size)
+
+
+def _dicom_header(data: bytes, max_pixels: int | None) -> ImageHeader:
+    """A DICOM's header as an image's (format ``DICOM``), see ``brain_tumor_mri.dicom``."""
+    try:
+        header = read_dicom_header(data)
+    except DicomReadError as error:
+        raise ImageReadError(str(error)) from error
+    check_pixels(header.width, header.height, max_pixels)
+    return ImageHeader(header.width, header.height, header.mode, DICOM_FORMAT)
+
+
+def _decode_dicom(
+    data: bytes, draft_size: tuple[int, int] | None, max_pixels: int | None
+) -> Image.Image:
+    """A DICOM's slice as a viewer shows it (8-bit grey or RGB), its size checked first."""
+    _dicom_header(data, max_pixels)
+    try:
+        return Image.fromarray(decode_dicom(data, draft_size))
+    except DicomReadError as error:
+        raise ImageReadError(str(error)) from error
 
 
 def _reduce(image: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -43,6 +43,11 @@ REQUIREMENTS = (
     "pillow",
     "opencv-python-headless",
     "imagehash",
+    "pydicom",
+    "pylibjpeg",
+    "pylibjpeg-libjpeg",
+    "pylibjpeg-openjpeg",
+    "pylibjpeg-rle",
 )
 # The file that MLflow's models-from-code runs to build the model when it loads it.
 MODEL_CODE = """\
@@ -115,6 +120,10 @@ class ImageClassifier(PythonModel):
         images = images_from_request(
             model_input, image_size(self.model), self.limits, self.preprocessing
         )
+        return self.predict_images(images)
+
+    def predict_images(self, images: np.ndarray) -> pd.DataFrame:
+        """``predict``'s answer for a batch of images already decoded and prepared."""
         probabilities = predict_in_batches(self.model, images, BATCH_SIZE)
         return prediction_frame(probabilities, self.classes, self.calibration)
 

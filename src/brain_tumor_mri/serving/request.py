@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from brain_tumor_mri.images import (
     DEFAULT_MAX_PIXELS,
+    DecodedImages,
     ImageHeader,
     ImageReadError,
     load_images,
@@ -85,29 +86,19 @@ def _check_request_pixels(
         )
 
 
-def images_from_request(
-    model_input: Any,
+def read_request_images(
+    values: list[Any],
     size: tuple[int, int],
-    limits: RequestLimits | None = None,
+    limits: RequestLimits,
     preprocessing: Mapping[str, Any] | None = None,
-) -> np.ndarray:
-    """Decode the ``image`` column to a uint8 batch, prepared as ``preprocessing``
-    says; raise a 400 naming each bad row.
+) -> tuple[DecodedImages, dict[int, str]]:
+    """Decode base64 images to a uint8 batch keyed by row, with the reason of each row
+    that cannot be used.
 
     The request's size is checked from the image headers before any pixel is
-    decoded: the number of images, their pixels in all and each image's pixels.
+    decoded: the number of images, their pixels in all (a 400 for the whole
+    request) and each image's pixels (a reason for its row).
     """
-    limits = limits or RequestLimits()
-    if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
-        raise bad_request(
-            f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG or "
-            f"PNG images, got {type(model_input).__name__}."
-        )
-    values = model_input[INPUT_COLUMN].tolist()
-    if not values:
-        raise bad_request(
-            f"No images in the request: send at least one row in column '{INPUT_COLUMN}'."
-        )
     _check_image_count(len(values), limits)
     files: dict[int, bytes] = {}
     headers: dict[int, ImageHeader] = {}
@@ -126,6 +117,29 @@ def images_from_request(
         limits.max_image_pixels,
     )
     problems.update(decoded.errors)
+    return decoded, problems
+
+
+def images_from_request(
+    model_input: Any,
+    size: tuple[int, int],
+    limits: RequestLimits | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+) -> np.ndarray:
+    """Decode the ``image`` column to a uint8 batch, prepared as ``preprocessing``
+    says; raise a 400 naming each bad row (see ``read_request_images``)."""
+    limits = limits or RequestLimits()
+    if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
+        raise bad_request(
+            f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG, "
+            f"PNG or DICOM images, got {type(model_input).__name__}."
+        )
+    values = model_input[INPUT_COLUMN].tolist()
+    if not values:
+        raise bad_request(
+            f"No images in the request: send at least one row in column '{INPUT_COLUMN}'."
+        )
+    decoded, problems = read_request_images(values, size, limits, preprocessing)
     if problems:
         shown = "; ".join(
             f"row {row}: {problems[row]}"
@@ -134,7 +148,7 @@ def images_from_request(
         more = len(problems) - MAX_REPORTED_ROWS
         raise bad_request(
             f"{len(problems)} of {len(values)} values in column '{INPUT_COLUMN}' are not "
-            f"base64-encoded JPEG or PNG images: {shown}"
+            f"base64-encoded JPEG, PNG or DICOM images: {shown}"
             + (f"; and {more} more" if more > 0 else "")
         )
     return decoded.images

@@ -1,0 +1,196 @@
+"""The review page's server: one offline HTML page and one JSON endpoint.
+
+``GET /`` is ``page.html`` (its CSS and script inline, nothing fetched from elsewhere);
+``POST /api/review`` takes ``{"files": [{"name", "data"}]}`` (base64 images or
+DICOMs, as the served model takes them) and answers, per file, the served model's
+answer (class, calibrated probabilities, ``needs_review``), the slice as the model saw
+it after the crop and its Grad-CAM overlay, or the reason it cannot be read.
+``GET /api/model`` describes the model and its review threshold.
+
+Uploads are decoded in memory and never written to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from collections.abc import Mapping, Sequence
+from importlib.resources import files
+from typing import Any
+
+import mlflow
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from mlflow.exceptions import MlflowException
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+
+from brain_tumor_mri.gradcam import (
+    DEFAULT_LAYER,
+    make_gradcam_heatmaps,
+    overlay_heatmap,
+)
+from brain_tumor_mri.images import load_rgb
+from brain_tumor_mri.prediction import REVIEW_COLUMN, image_size, probability_columns
+from brain_tumor_mri.serving.image_classifier import BATCH_SIZE, ImageClassifier
+from brain_tumor_mri.serving.request import decode_base64_image, read_request_images
+
+# Longest side, in pixels, of the images the page shows.
+SHOWN_SIZE = 384
+# The calibration values that the page shows beside the review flag.
+CALIBRATION_SHOWN = (
+    "temperature",
+    "confidence_threshold",
+    "target_accuracy",
+    "target_reached",
+    "coverage_at_threshold",
+    "accuracy_at_threshold",
+    "fitted_on",
+    "fitted_on_images",
+)
+
+
+def load_classifier(model_uri: str) -> ImageClassifier:
+    """The servable model at ``model_uri`` (an ``ImageClassifier`` pyfunc), loaded as
+    ``mlflow models serve`` loads it: Keras' safe mode, its calibration and limits."""
+    model = mlflow.pyfunc.load_model(model_uri)
+    classifier = model.unwrap_python_model()
+    if not isinstance(classifier, ImageClassifier):
+        raise MlflowException.invalid_parameter_value(
+            f"The MLflow model '{model_uri}' is not this project's servable model "
+            f"(an ImageClassifier), but a {type(classifier).__name__}: give the URI "
+            "of a registered version (models:/<name>/<version or @alias>) or of a "
+            "training run's servable_model (runs:/<run id>/servable_model)."
+        )
+    return classifier
+
+
+def _png_data_url(image: np.ndarray) -> str:
+    """A uint8 RGB image, shrunk to ``SHOWN_SIZE`` at most, as a PNG data URL."""
+    shown = Image.fromarray(image)
+    shown.thumbnail((SHOWN_SIZE, SHOWN_SIZE))
+    buffer = io.BytesIO()
+    shown.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class Reviewer:
+    """Answers the page's requests with the served model's code and Grad-CAM."""
+
+    def __init__(
+        self,
+        classifier: ImageClassifier,
+        model_uri: str,
+        gradcam_layer: str = DEFAULT_LAYER,
+        gradcam_alpha: float = 0.4,
+        gradcam_batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.classifier = classifier
+        self.model_uri = model_uri
+        self.gradcam_layer = gradcam_layer
+        self.gradcam_alpha = gradcam_alpha
+        self.gradcam_batch_size = gradcam_batch_size
+        # One request at a time uses the model: Keras models are not thread-safe.
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict[str, Any]:
+        """The model, its classes, limits and the calibration behind ``needs_review``."""
+        calibration = self.classifier.calibration or {}
+        return {
+            "model_uri": self.model_uri,
+            "classes": self.classifier.classes,
+            "limits": self.classifier.limits._asdict(),
+            "calibration": {
+                key: calibration[key] for key in CALIBRATION_SHOWN if key in calibration
+            },
+        }
+
+    def review(self, names: Sequence[str], values: Sequence[Any]) -> list[dict]:
+        """One result per file, in order: the answer and images, or the reason."""
+        classifier = self.classifier
+        size = image_size(classifier.model)
+        with self._lock:
+            decoded, problems = read_request_images(
+                list(values), size, classifier.limits, classifier.preprocessing
+            )
+            rows: list[int] = list(decoded.keys)
+            answers = classifier.predict_images(decoded.images)
+            heatmaps = make_gradcam_heatmaps(
+                classifier.model,
+                decoded.images,
+                np.asarray(
+                    [classifier.classes.index(c) for c in answers["predicted_class"]]
+                ),
+                self.gradcam_layer,
+                self.gradcam_batch_size,
+            )
+        results: list[dict] = [
+            {"name": name, "status": "unreadable", "reason": problems.get(row, "")}
+            for row, name in enumerate(names)
+        ]
+        columns = probability_columns(classifier.classes)
+        for index, row in enumerate(rows):
+            answer = answers.iloc[index]
+            shown = load_rgb(
+                decode_base64_image(values[row]),
+                preprocessing=classifier.preprocessing,
+                max_pixels=classifier.limits.max_image_pixels,
+            )
+            results[row].update(
+                status="predicted",
+                predicted_class=str(answer["predicted_class"]),
+                probabilities={
+                    name: float(answer[column])
+                    for name, column in zip(classifier.classes, columns, strict=True)
+                },
+                needs_review=bool(answer[REVIEW_COLUMN]),
+                slice=_png_data_url(shown),
+                gradcam=_png_data_url(
+                    overlay_heatmap(shown, heatmaps[index], self.gradcam_alpha)
+                ),
+            )
+        return results
+
+
+def _files(body: Any) -> tuple[list[str], list[Any]]:
+    """The names and base64 values of ``{"files": [{"name", "data"}, ...]}``."""
+    entries = body.get("files") if isinstance(body, Mapping) else None
+    if not isinstance(entries, list) or not entries:
+        raise HTTPException(
+            400, 'Expected {"files": [{"name": ..., "data": <base64>}, ...]}.'
+        )
+    names = [str(entry.get("name", f"file {i + 1}")) for i, entry in enumerate(entries)]
+    return names, [entry.get("data") for entry in entries]
+
+
+def create_app(reviewer: Reviewer) -> FastAPI:
+    """The FastAPI application of the review page."""
+    app = FastAPI(title="brain_tumor_mri review", docs_url=None, redoc_url=None)
+    page = files("brain_tumor_mri.review").joinpath("page.html").read_text("utf-8")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/api/model")
+    def model() -> dict[str, Any]:
+        return reviewer.describe()
+
+    @app.post("/api/review")
+    async def review(request: Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError as error:
+            raise HTTPException(
+                400, f"The request is not valid JSON: {error}"
+            ) from error
+        names, values = _files(body)
+        try:
+            results = await run_in_threadpool(reviewer.review, names, values)
+        except MlflowException as error:  # a limit of the whole request
+            raise HTTPException(400, error.message) from error
+        return {"files": results}
+
+    return app
