@@ -267,9 +267,10 @@ def test_acquisition_changes_grow_with_the_ramp() -> None:
     rng = np.random.default_rng(1)
     images = tf.constant(rng.uniform(0, 255, (4, 32, 32, 3)), tf.float32)
     seed = tf.constant([1, 2], tf.int64)
-    params = {"resolution": 0.6, "sharpness": 1.0, "jpeg_quality": 20}
+    params = {"resolution": 0.6, "sharpness": 1.0}
     untouched = augment(images, seed, params, strength=0.0)
-    np.testing.assert_allclose(untouched, images, atol=1.0)
+    np.testing.assert_allclose(untouched, images, atol=0.01)
+    params["jpeg_quality"] = 20
     changed = augment(images, seed, params, strength=1.0)
     assert float(tf.reduce_mean(tf.abs(changed - images))) > 5
     assert float(tf.reduce_min(changed)) >= 0
