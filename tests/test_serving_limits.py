@@ -85,6 +85,7 @@ def test_default_limits_are_the_shipped_parameters():
     assert RequestLimits() == RequestLimits(
         **params["serving"],
         max_image_pixels=params["preprocessing"]["max_image_pixels"],
+        image_formats=tuple(params["preprocessing"]["image_formats"]),
     )
 
 
@@ -114,7 +115,7 @@ def register_small_model(tracking_uri: str) -> None:
         ]["config"]
     finally:
         mlflow.set_tracking_uri(previous)
-    assert {key: config[key] for key in LIMITS._fields} == LIMITS._asdict()
+    assert RequestLimits.from_config(config) == LIMITS
 
 
 @pytest.fixture(scope="module")
