@@ -7,8 +7,12 @@ so that these tests need no training run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import socket
+import time
+from pathlib import Path
 
 import keras
 import mlflow
@@ -26,6 +30,7 @@ from brain_tumor_mri.serving.image_classifier import ServableModel
 from brain_tumor_mri.serving.request import RequestLimits, images_from_request
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
+from tests.preprocessing_fixtures import HOSTILE_REASONS, hostile_formats
 from tests.test_model_serving import b64, post, serve_mlflow_model, split_payload
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
@@ -177,3 +182,44 @@ def test_mlflow_http_layer_does_what_the_readme_says(served_small_model):
     )
     assert response.status_code == 400
     assert "x" * 100_000 in response.text  # the whole body, echoed
+
+
+def test_served_model_refuses_other_formats_by_name(
+    served_small_model, shared_data_dir: Path
+):
+    """EPS (never to reach Ghostscript), GIF, TIFF, WebP and animated PNG get a 400
+    that names their format; a PNG in the same request is fine. Made from a slice
+    of the data set, within the small model's 20000-pixel limit."""
+    _, url = served_small_model
+    real = shared_data_dir / "Testing" / "glioma_tumor" / "image(1).jpg"
+    small = Image.open(real).resize((100, 100))
+    for name, data in hostile_formats(small).items():
+        response = post(url, split_payload([b64(png(40, 30)), b64(data)]))
+        assert response.status_code == 400, response.text
+        message = response.json()["message"]
+        assert "1 of 2 values in column 'image' are not base64-encoded JPEG or PNG" in (
+            message
+        )
+        assert f"row 1: {HOSTILE_REASONS[name]}" in message, message
+
+
+def _status_of_one_more_request(url: str) -> int:
+    return requests.get(url.replace("/invocations", "/ping"), timeout=30).status_code
+
+
+def test_concurrency_limit_counts_open_connections(served_small_model):
+    """With UVICORN_LIMIT_CONCURRENCY=8 (README's serve command), 7 connections are
+    served and the eighth gets 503: uvicorn counts the new connection itself."""
+    _, url = served_small_model
+    host, port = url.split("/")[2].split(":")
+    limit = 8
+    with contextlib.ExitStack() as stack:
+        for _ in range(limit - 2):
+            stack.enter_context(socket.create_connection((host, int(port))))
+        assert _status_of_one_more_request(url) == 200  # the seventh
+        stack.enter_context(socket.create_connection((host, int(port))))
+        deadline = time.monotonic() + 10  # until the server has accepted it
+        while (status := _status_of_one_more_request(url)) != 503:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+    assert _status_of_one_more_request(url) == 200
