@@ -207,12 +207,19 @@ def _status_of_one_more_request(url: str) -> int:
     return requests.get(url.replace("/invocations", "/ping"), timeout=30).status_code
 
 
-def test_concurrency_limit_counts_open_connections(served_small_model):
+def test_concurrency_limit_is_what_the_readme_says(served_small_model):
     """With UVICORN_LIMIT_CONCURRENCY=8 (README's serve command), 7 connections are
-    served and the eighth gets 503: uvicorn counts the new connection itself."""
+    served and the eighth gets 503: uvicorn counts the new connection itself. The
+    README states the measured figure."""
     _, url = served_small_model
     host, port = url.split("/")[2].split(":")
     limit = 8
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert f"UVICORN_LIMIT_CONCURRENCY={limit} mlflow models serve" in readme
+    assert (
+        f"`UVICORN_LIMIT_CONCURRENCY={limit}`: at most {limit - 1} connections at "
+        f"once, open or busy; the eighth gets HTTP 503" in readme
+    )
     with contextlib.ExitStack() as stack:
         for _ in range(limit - 2):
             stack.enter_context(socket.create_connection((host, int(port))))
