@@ -148,10 +148,11 @@ def decode_image(
     """Fully decode an image; truncated or corrupt files raise ``ImageReadError``.
 
     An image of more than ``max_pixels``, or of a format not in ``formats``, is
-    refused from its header, before any pixel is decoded. ``draft_size`` (width, height) shrinks the image as early as possible
-    to no less than that size, which is all a later resize needs: JPEG decoding scales
-    down in the DCT domain, other formats are reduced by an integer factor (box
-    average) right after decoding, 16-bit images after their conversion to 8 bits.
+    refused from its header, before any pixel is decoded. ``draft_size`` (width,
+    height) shrinks the image as early as possible to no less than that size, which is
+    all a later resize needs: JPEG decoding scales down in the DCT domain, other
+    formats are reduced by an integer factor (box average) right after decoding,
+    16-bit images after their conversion to 8 bits.
     """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
