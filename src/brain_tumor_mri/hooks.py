@@ -194,6 +194,10 @@ class MlflowRunNameHook:
             logger.info("MLflow run '%s' is named '%s'.", run.info.run_id, name)
 
 
+# MLflow keeps tag values up to 8000 characters.
+MAX_TAG_LENGTH = 8000
+
+
 class FailedRunReasonHook:
     """Tags the MLflow run of a failed pipeline with its one-line reason (``error``),
     before kedro-mlflow ends it as FAILED (``tryfirst``)."""
@@ -204,7 +208,3 @@ class FailedRunReasonHook:
             return
         reason = " ".join(f"{type(error).__name__}: {error}".split())
         mlflow.set_tag("error", reason[:MAX_TAG_LENGTH])
-
-
-# MLflow keeps tag values up to 8000 characters.
-MAX_TAG_LENGTH = 8000
