@@ -22,6 +22,13 @@ PREPROCESSING = {
     "workers": 2,
     "max_image_pixels": 25_000_000,
     "image_formats": ["JPEG", "PNG"],
+    "shortcut_audit": {"warn_above_majority": 0.2},
+}
+# The source_groups group of conf/base/parameters.yml.
+SOURCE_GROUPS = {
+    "rules": [{"name": "512px_source", "match": {"width": 512, "height": 512}}],
+    "default": "other_source",
+    "min_images": 20,
 }
 # The image_preprocessing group of conf/base/parameters.yml.
 IMAGE_PREPROCESSING = {

@@ -34,7 +34,7 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
     split_figures,
     training_figures,
 )
-from tests.preprocessing_fixtures import IMAGE_PREPROCESSING
+from tests.preprocessing_fixtures import IMAGE_PREPROCESSING, SOURCE_GROUPS
 
 CLASSES = [
     {"name": "glioma_tumor", "aliases": ["glioma"]},
@@ -165,7 +165,9 @@ def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
     assert predictions["probabilities"].shape == (0, 4)
     assert calibrated["probabilities"].shape == (0, 4)
     assert (
-        evaluate_predictions(predictions, calibrated, CALIBRATION, CLASSES, PARAMS)
+        evaluate_predictions(
+            predictions, calibrated, CALIBRATION, CLASSES, SOURCE_GROUPS, PARAMS
+        )
         == {}
     )
 
@@ -179,6 +181,7 @@ def test_collect_metrics_names_every_split(small_model) -> None:
             calibrate_probabilities(predictions, CALIBRATION),
             CALIBRATION,
             CLASSES,
+            SOURCE_GROUPS,
             PARAMS,
         )
 
@@ -225,7 +228,7 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
 
     fit = fit_validation_temperature(predictions)
     calibrated = calibrate_probabilities(predictions, fit)
-    threshold = choose_review_threshold(calibrated, PARAMS)
+    threshold = choose_review_threshold(calibrated, SOURCE_GROUPS, PARAMS)
     calibration = record_calibration(fit, threshold, IMAGE_PREPROCESSING)
 
     assert fit["nll_after"] <= fit["nll_before"]
@@ -238,7 +241,7 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
     assert calibration["image_preprocessing"] == IMAGE_PREPROCESSING
     json.dumps(calibration, allow_nan=False)
     metrics = evaluate_predictions(
-        predictions, calibrated, calibration, CLASSES, PARAMS
+        predictions, calibrated, calibration, CLASSES, SOURCE_GROUPS, PARAMS
     )
     assert metrics["log_loss"] == pytest.approx(fit["nll_after"], rel=1e-6)
     assert metrics["log_loss_uncalibrated"] == pytest.approx(
@@ -312,7 +315,7 @@ def test_figures_and_report(small_model, data_split) -> None:
         predict_probabilities(small_model, cache, {}), CALIBRATION
     )
     metrics = evaluate_predictions(
-        predictions, predictions, CALIBRATION, CLASSES, PARAMS
+        predictions, predictions, CALIBRATION, CLASSES, SOURCE_GROUPS, PARAMS
     )
     flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
 

@@ -24,6 +24,7 @@ from tests.conftest import PROJECT_ROOT
 from tests.preprocessing_fixtures import (
     CLASSES,
     PREPROCESSING,
+    SOURCE_GROUPS,
     hostile_formats,
     make_raw_folder,
 )
@@ -120,7 +121,7 @@ def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Pat
         },
     ).load()
     manifest = index_raw_files(
-        raw, CLASSES, {**PREPROCESSING, "max_image_pixels": 64 * 64 - 1}
+        raw, CLASSES, SOURCE_GROUPS, {**PREPROCESSING, "max_image_pixels": 64 * 64 - 1}
     ).set_index("path")
     row = manifest.loc["Training/pituitary/sixteen.png"]
     assert row["status"] == "unreadable"

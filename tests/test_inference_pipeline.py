@@ -21,6 +21,7 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 from mlflow import MlflowClient
 from PIL import Image
 
+from brain_tumor_mri.adaptation import adapt_batch_norm
 from brain_tumor_mri.calibration import apply_temperature, needs_review
 from brain_tumor_mri.datasets import (
     MlflowKerasModelDataset,
@@ -30,6 +31,7 @@ from brain_tumor_mri.datasets import (
 )
 from brain_tumor_mri.images import load_rgb
 from brain_tumor_mri.parameters import ParameterError, check_parameters
+from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from brain_tumor_mri.registry import latest_model_uri, model_run_id
 from tests.conftest import QuickTrainingRun, copy_project
 
@@ -444,3 +446,40 @@ def test_parameters_are_checked(tmp_path):
         check_parameters({"input_dir": ""})
     with pytest.raises(ParameterError, match=r"inference\.batch_size"):
         check_parameters({"inference": {"batch_size": 0}})
+
+
+def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
+    quick_training_run: QuickTrainingRun, trained_model, calibration, shared_data_dir
+):
+    paths = np.load(
+        quick_training_run.project_path
+        / "data/07_model_output/test_predictions/paths.npy"
+    )
+    files = sorted(str(p) for p in paths)[:24]
+    loaders = {f: (shared_data_dir / f).read_bytes for f in files}
+    decoded = decode_images(loaders, trained_model, calibration)
+    params = {"batch_size": 8, "adapt_batch_norm": False}
+    gradcam = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 8}
+    arguments = {
+        "decoded_images": decoded,
+        "inference_images": loaders,
+        "inference_model": trained_model,
+        "inference_calibration": calibration,
+        "classes": [{"name": n} for n in CLASSES],
+        "gradcam": gradcam,
+    }
+    plain, _ = predict_images(**arguments, params=params)
+    adapted, _ = predict_images(
+        **arguments, params={**params, "adapt_batch_norm": True}
+    )
+    expected = adapt_batch_norm(trained_model, decoded["images"], 8).predict_on_batch(
+        decoded["images"]
+    )
+    np.testing.assert_allclose(
+        adapted[PROBABILITIES].to_numpy(),
+        apply_temperature(expected, calibration["temperature"]),
+        atol=1e-5,
+    )
+    assert not np.allclose(
+        adapted[PROBABILITIES].to_numpy(), plain[PROBABILITIES].to_numpy()
+    )

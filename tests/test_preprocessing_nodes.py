@@ -27,6 +27,7 @@ from tests.preprocessing_fixtures import (
     CLASSES,
     IMAGE_PREPROCESSING,
     PREPROCESSING,
+    SOURCE_GROUPS,
     encode,
     make_raw_folder,
     synthetic_slice,
@@ -67,7 +68,7 @@ def raw(raw_root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def manifest(raw: dict) -> pd.DataFrame:
-    return index_raw_files(raw, CLASSES, PREPROCESSING)
+    return index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_index_marks_unknown_folders_and_non_images(manifest: pd.DataFrame):
 
 def test_index_limits_images_per_class(raw: dict):
     limited = index_raw_files(
-        raw, CLASSES, {**PREPROCESSING, "max_images_per_class": 2}
+        raw, CLASSES, SOURCE_GROUPS, {**PREPROCESSING, "max_images_per_class": 2}
     )
     usable = limited[limited["status"] == "ok"]
     assert usable.groupby(["split", "label"]).size().max() == 2

@@ -30,7 +30,24 @@ from sklearn.metrics import (
 
 # The splits that evaluation measures and reporting draws (external: an optional
 # folder of labelled images, see conf/base/catalog_evaluation.yml).
-EVALUATED_SPLITS = ("val", "test", "test_dedup", "external")
+# The test splits are also measured with the model adapted to each one's own images
+# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted".
+ADAPTED_SPLITS = ("test", "test_dedup", "external")
+ADAPTED_SUFFIX = "_adapted"
+EVALUATED_SPLITS = (
+    "val",
+    "test",
+    "test_dedup",
+    "external",
+    *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
+)
+
+
+def images_of(split: str) -> str:
+    """The split whose images an evaluated split predicts (``test`` for
+    ``test_adapted``)."""
+    return split.removesuffix(ADAPTED_SUFFIX)
+
 
 PER_CLASS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 AVERAGES = ("macro_avg", "weighted_avg", "micro_avg")
@@ -46,7 +63,11 @@ EXTRA_SCALARS = (
     "tumour_sensitivity",
     "tumour_specificity",
     "missed_tumours",
+    "worst_group_accuracy",
+    "group_balanced_accuracy",
 )
+# Per source group (see ``source_groups``), logged as ``{split}_{metric}_{group}``.
+GROUP_SCALARS = ("accuracy", "tumour_sensitivity")
 SUMMARY_COLUMNS = {
     "n_samples": "images",
     "accuracy": "accuracy",
@@ -63,6 +84,8 @@ SUMMARY_COLUMNS = {
     "tumour_sensitivity": "tumour sensitivity",
     "tumour_specificity": "tumour specificity",
     "missed_tumours": "missed tumours",
+    "worst_group_accuracy": "worst-group accuracy",
+    "group_balanced_accuracy": "group-balanced accuracy",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
@@ -273,8 +296,9 @@ def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, floa
     and the ``EXTRA_SCALARS`` a split has: ``test_ece_uncalibrated``,
     ``test_tumour_sensitivity``, ``test_coverage_at_threshold``, ...),
     ``{split}_{average}_{metric}`` (``test_dedup_macro_f1``, ``val_micro_roc_auc``)
-    and ``{split}_{metric}_{class}`` (``val_roc_auc_glioma_tumor``,
-    ``test_precision_no_tumor``).
+    , ``{split}_{metric}_{class}`` (``val_roc_auc_glioma_tumor``,
+    ``test_precision_no_tumor``) and ``{split}_{metric}_{source group}``
+    (``test_tumour_sensitivity_other_source``, ``val_accuracy_512px_source``).
     """
     flat: dict[str, Any] = {
         metric_name(split, key): metrics[key] for key in ("n_samples", *SCALARS)
@@ -294,6 +318,9 @@ def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, floa
     for class_name, values in metrics["per_class"].items():
         for key, value in values.items():
             flat[metric_name(split, key, class_name)] = value
+    for group, values in metrics.get("source_groups", {}).items():
+        for key in GROUP_SCALARS:
+            flat[metric_name(split, key, group)] = values[key]
     return {
         name: float(value)
         for name, value in flat.items()

@@ -67,6 +67,14 @@ class AugmentationParams(StrictModel):
     gamma: Fraction | None = None
     invert: Annotated[float, Field(ge=0, le=1)] | None = None
     noise: Fraction | None = None
+    resolution: Annotated[float, Field(ge=0, le=0.9)] | None = None
+    sharpness: Annotated[float, Field(ge=0, le=2)] | None = None
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)] | None = None
+    ramp_epochs: Annotated[int, Field(ge=1)] | None = None
+
+
+class GroupWeightParams(StrictModel):
+    cap: Annotated[float, Field(ge=1)]
 
 
 class OptimizerParams(StrictModel):
@@ -82,6 +90,7 @@ class LrScheduleParams(StrictModel):
 
 class EarlyStoppingParams(StrictModel):
     monitor: str
+    mode: Literal["auto", "min", "max"] = "auto"
     patience: Annotated[int, Field(ge=0)]
     min_delta: Annotated[float, Field(ge=0)] = 0.0
     restore_best_weights: bool = False
@@ -105,6 +114,7 @@ class ModelTrainingParams(StrictModel):
     lr_schedule: LrScheduleParams | None = None
     label_smoothing: Fraction
     class_weight: Literal["balanced"] | None
+    group_weight: GroupWeightParams | None = None
     augmentation: AugmentationParams | None
     early_stopping: EarlyStoppingParams | None
     reduce_lr: ReduceLrParams | None

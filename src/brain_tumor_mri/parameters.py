@@ -30,6 +30,10 @@ class ClassSpec(StrictModel):
     aliases: list[str] = []
 
 
+class ShortcutAuditParams(StrictModel):
+    warn_above_majority: float = Field(ge=0, le=1)
+
+
 class PreprocessingParams(StrictModel):
     split_folders: dict[Literal["train", "test"], str]
     max_images_per_class: Annotated[int, Field(ge=1)] | None = None
@@ -40,6 +44,18 @@ class PreprocessingParams(StrictModel):
     image_formats: Annotated[
         list[str], Field(min_length=1), AfterValidator(check_formats)
     ]
+    shortcut_audit: ShortcutAuditParams
+
+
+class SourceGroupRule(StrictModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    match: dict[str, str | int | float] = Field(min_length=1)
+
+
+class SourceGroupParams(StrictModel):
+    rules: list[SourceGroupRule]
+    default: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    min_images: int = Field(ge=1)
 
 
 class CropParams(StrictModel):
@@ -67,6 +83,7 @@ class EvaluationParams(StrictModel):
     ece_bins: int = Field(ge=1, le=100)
     review: ReviewParams
     screening: ScreeningParams
+    adapt_batch_norm: bool
 
 
 class GradcamParams(StrictModel):
@@ -84,6 +101,7 @@ class ReportingParams(StrictModel):
 
 class InferenceParams(StrictModel):
     batch_size: int = Field(ge=1)
+    adapt_batch_norm: bool
 
 
 class ServingParams(StrictModel):
@@ -108,6 +126,7 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     ],
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
     "preprocessing": PreprocessingParams,
+    "source_groups": SourceGroupParams,
     "image_preprocessing": ImagePreprocessingParams,
     "evaluation": EvaluationParams,
     "reporting": ReportingParams,

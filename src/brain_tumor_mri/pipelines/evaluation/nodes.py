@@ -13,10 +13,12 @@ import keras
 import numpy as np
 import pandas as pd
 
+from brain_tumor_mri.adaptation import adapt_batch_norm
 from brain_tumor_mri.calibration import (
     LOG_TEMPERATURE_BOUNDS,
     apply_temperature,
     choose_confidence_threshold,
+    confidence,
     fit_temperature,
     review_metrics,
     screening_metrics,
@@ -31,6 +33,7 @@ from brain_tumor_mri.metrics import (
     summary_table,
 )
 from brain_tumor_mri.prediction import predict_in_batches
+from brain_tumor_mri.source_groups import source_group_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +50,8 @@ def predict_probabilities(
 
     With ``params["tta_flip"]`` the probabilities are the mean of those of the image
     and of its horizontal mirror (test-time augmentation). Returns
-    ``{"probabilities": (n, k) float32, "labels": (n,) int64, "paths": (n,) str}``.
+    ``{"probabilities": (n, k) float32, "labels": (n,) int64, "paths": (n,) str,
+    "groups": (n,) str}``.
     """
     return {
         "probabilities": predict_in_batches(
@@ -56,8 +60,36 @@ def predict_probabilities(
             int(params.get("batch_size", 32)),
             mirror=bool(params.get("tta_flip", False)),
         ),
-        "labels": np.asarray(split_cache["labels"], dtype=np.int64),
-        "paths": np.asarray(split_cache["paths"], dtype=str),
+        **_identity(split_cache),
+    }
+
+
+def predict_adapted_probabilities(
+    model: keras.Model, split_cache: Mapping[str, np.ndarray], params: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    """``predict_probabilities`` with the model adapted to the split's own images
+    (AdaBN: its BatchNormalization statistics re-estimated on them, no label used);
+    no image when ``params["adapt_batch_norm"]`` is off or the split is empty."""
+    if not params["adapt_batch_norm"] or len(split_cache["labels"]) == 0:
+        return {
+            "probabilities": np.zeros((0, 0), np.float32),
+            "labels": np.zeros(0, np.int64),
+            "paths": np.zeros(0, str),
+        }
+    adapted = adapt_batch_norm(model, split_cache["images"], params["batch_size"])
+    return predict_probabilities(adapted, split_cache, params)
+
+
+def _identity(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The labels, paths and (where known) source groups of a split's images."""
+    return {
+        "labels": np.asarray(arrays["labels"], dtype=np.int64),
+        "paths": np.asarray(arrays["paths"], dtype=str),
+        **(
+            {"groups": np.asarray(arrays["groups"], dtype=str)}
+            if "groups" in arrays
+            else {}
+        ),
     }
 
 
@@ -95,27 +127,55 @@ def calibrate_probabilities(
         "probabilities": apply_temperature(
             predictions["probabilities"], float(temperature_fit["temperature"])
         ),
-        "labels": np.asarray(predictions["labels"], dtype=np.int64),
-        "paths": np.asarray(predictions["paths"], dtype=str),
+        **_identity(predictions),
     }
 
 
 def choose_review_threshold(
-    val_calibrated_predictions: Mapping[str, np.ndarray], params: Mapping[str, Any]
+    val_calibrated_predictions: Mapping[str, np.ndarray],
+    source_groups: Mapping[str, Any],
+    params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The lowest calibrated confidence at which the validation predictions kept reach
-    ``params["review"]["target_accuracy"]``; 1.0 (everything flagged) if none does."""
+    ``params["review"]["target_accuracy"]``, in every source group of at least
+    ``source_groups["min_images"]`` validation images as well as overall: the
+    strictest of those thresholds. 1.0 (everything flagged) if one is not reached."""
     target = float(params["review"]["target_accuracy"])
-    choice = choose_confidence_threshold(
-        val_calibrated_predictions["labels"],
-        val_calibrated_predictions["probabilities"],
-        target,
+    labels = val_calibrated_predictions["labels"]
+    probabilities = val_calibrated_predictions["probabilities"]
+    choice = choose_confidence_threshold(labels, probabilities, target)
+    groups = val_calibrated_predictions.get("groups", np.zeros(0, str))
+    per_group = {}
+    for group in sorted(set(groups)):
+        members = groups == group
+        if members.sum() >= source_groups["min_images"]:
+            per_group[group] = choose_confidence_threshold(
+                labels[members], probabilities[members], target
+            )
+    strictest = max(
+        [choice, *per_group.values()], key=lambda c: c["confidence_threshold"]
     )
+    if strictest is not choice:
+        threshold = strictest["confidence_threshold"]
+        kept = confidence(probabilities) >= threshold
+        correct = probabilities.argmax(axis=-1) == labels
+        choice = {
+            **choice,
+            "confidence_threshold": threshold,
+            "target_reached": strictest["target_reached"],
+            "coverage": float(kept.mean()),
+            "accuracy": float(correct[kept].mean()) if kept.any() else None,
+        }
+    choice["chosen_by_group"] = {
+        group: c["confidence_threshold"] for group, c in per_group.items()
+    }
     if choice["target_reached"]:
         logger.info(
-            "Review threshold %.4f: validation predictions at or above it (%.1f%%) "
-            "are %.1f%% accurate (target %.1f%%).",
+            "Review threshold %.4f (the strictest of overall and per source group: "
+            "%s): validation predictions at or above it (%.1f%%) are %.1f%% accurate "
+            "(target %.1f%%).",
             choice["confidence_threshold"],
+            choice["chosen_by_group"],
             100 * choice["coverage"],
             100 * choice["accuracy"],
             100 * target,
@@ -123,8 +183,8 @@ def choose_review_threshold(
     else:
         logger.warning(
             "No confidence threshold reaches the target accuracy %.1f%% on the "
-            "validation split: the threshold is 1.0 and every prediction is flagged "
-            "for review.",
+            "validation split (overall and in every source group): the threshold is "
+            "1.0 and every prediction is flagged for review.",
             100 * target,
         )
     return choice
@@ -136,7 +196,8 @@ def record_calibration(
     image_preprocessing: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What travels with the model (``calibration.json``): the temperature, the review
-    threshold, its target accuracy, the split both were fitted on, and the image
+    threshold (with the one each source group of validation needed), its target
+    accuracy, the split both were fitted on, and the image
     preprocessing the model was trained with (so that inference and serving prepare
     images the same way)."""
     return {
@@ -151,14 +212,18 @@ def record_calibration(
         "nll_calibrated": temperature_fit["nll_after"],
         "coverage_at_threshold": review_threshold["coverage"],
         "accuracy_at_threshold": review_threshold["accuracy"],
+        "confidence_threshold_by_source_group": review_threshold.get(
+            "chosen_by_group", {}
+        ),
     }
 
 
-def evaluate_predictions(
+def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     predictions: Mapping[str, np.ndarray],
     calibrated_predictions: Mapping[str, np.ndarray],
     calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
+    source_groups: Mapping[str, Any],
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Every metric of one split; {} for an empty split.
@@ -169,7 +234,9 @@ def evaluate_predictions(
     ``brier_score_uncalibrated`` and ``reliability_uncalibrated`` of the model's own
     probabilities, the review threshold's ``coverage_at_threshold`` and
     ``accuracy_at_threshold``, and the screening metrics (``screening_metrics``:
-    any tumour against ``params["screening"]["negative_class"]``).
+    any tumour against ``params["screening"]["negative_class"]``), and where the
+    images' source groups are known, accuracy and tumour sensitivity per group with
+    the worst-group and group-balanced accuracy (``source_group_metrics``).
     """
     labels = predictions["labels"]
     if len(labels) == 0:
@@ -194,6 +261,18 @@ def evaluate_predictions(
         **review_metrics(labels, calibrated, calibration),
         "negative_class": negative,
         **screening_metrics(labels, calibrated, names, negative),
+        **(
+            source_group_metrics(
+                labels,
+                calibrated,
+                predictions["groups"],
+                names,
+                negative,
+                source_groups["min_images"],
+            )
+            if "groups" in predictions
+            else {}
+        ),
     }
 
 

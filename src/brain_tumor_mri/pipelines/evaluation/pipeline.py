@@ -3,7 +3,7 @@ metrics of every split, log them."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from brain_tumor_mri.metrics import EVALUATED_SPLITS
+from brain_tumor_mri.metrics import ADAPTED_SUFFIX, EVALUATED_SPLITS, images_of
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
     choose_review_threshold,
@@ -11,6 +11,7 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     evaluate_predictions,
     fit_validation_temperature,
     load_external_test_set,
+    predict_adapted_probabilities,
     predict_probabilities,
     record_calibration,
 )
@@ -25,8 +26,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         for split in EVALUATED_SPLITS
         for nodes in (
             node(
-                predict_probabilities,
-                inputs=["trained_model", f"{split}_cache", "params:evaluation"],
+                predict_adapted_probabilities
+                if split.endswith(ADAPTED_SUFFIX)
+                else predict_probabilities,
+                inputs=[
+                    "trained_model",
+                    f"{images_of(split)}_cache",
+                    "params:evaluation",
+                ],
                 outputs=f"{split}_predictions",
                 name=f"predict_{split}",
             ),
@@ -43,6 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     f"{split}_calibrated_predictions",
                     "calibration",
                     "params:classes",
+                    "params:source_groups",
                     "params:evaluation",
                 ],
                 outputs=f"{split}_metrics",
@@ -72,7 +80,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 choose_review_threshold,
-                inputs=["val_calibrated_predictions", "params:evaluation"],
+                inputs=[
+                    "val_calibrated_predictions",
+                    "params:source_groups",
+                    "params:evaluation",
+                ],
                 outputs="review_threshold",
                 name="choose_review_threshold_on_validation",
             ),

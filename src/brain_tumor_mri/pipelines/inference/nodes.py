@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from brain_tumor_mri.adaptation import adapt_batch_norm
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
 from brain_tumor_mri.images import (
@@ -130,7 +131,9 @@ def predict_images(
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
     """The predictions table of every file, and a Grad-CAM overlay per readable image.
 
-    The probabilities are calibrated with the temperature of the model's training run
+    With ``params["adapt_batch_norm"]`` the model is first adapted to the folder's
+    own images (AdaBN: its BatchNormalization statistics re-estimated on them, no
+    label used). The probabilities are calibrated with the temperature of the model's training run
     and each prediction flagged ``needs_review`` under its review threshold
     (``inference_calibration``); without one, they are the model's own and all flagged.
 
@@ -140,6 +143,15 @@ def predict_images(
     """
     names = class_names(classes)
     images, files = decoded_images["images"], decoded_images["files"]
+    if params["adapt_batch_norm"] and len(files):
+        inference_model = adapt_batch_norm(
+            inference_model, images, int(params["batch_size"])
+        )
+        logger.info(
+            "BatchNorm statistics re-estimated on the %d images of this folder "
+            "(inference.adapt_batch_norm; no label used).",
+            len(files),
+        )
     probabilities = predict_in_batches(
         inference_model, images, int(params["batch_size"])
     )

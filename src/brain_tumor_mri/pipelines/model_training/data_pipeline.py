@@ -18,6 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
+# Folded into a batch's seed for the acquisition changes, so that adding them leaves
+# the draws of the other augmentations as they were.
+ACQUISITION = 1
 FLIPS = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}
 
 
@@ -49,81 +52,174 @@ def _affine(
 
 
 def _geometry(
-    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any]
+    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any], strength: tf.Tensor
 ) -> tf.Tensor:
     """Random rotation, zoom and translation in one affine resampling."""
     count = tf.shape(images)[0]
     height, width = images.shape[1:3]
-    angles = _uniform(seeds[0], [count], params.get("rotation") or 0) * 2 * math.pi
-    scales = 1 + _uniform(seeds[1], [count], params.get("zoom") or 0)
-    shifts = _uniform(seeds[2], [count, 2], params.get("translation") or 0) * [
-        height,
-        width,
-    ]
+
+    def limit(name: str) -> tf.Tensor:
+        return (params.get(name) or 0) * strength
+
+    angles = _uniform(seeds[0], [count], limit("rotation")) * 2 * math.pi
+    scales = 1 + _uniform(seeds[1], [count], limit("zoom"))
+    shifts = _uniform(seeds[2], [count, 2], limit("translation")) * [height, width]
     return keras.ops.image.affine_transform(
         images, _affine(angles, scales, shifts, height, width), fill_mode="constant"
     )
 
 
 def _intensity(
-    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any]
+    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any], strength: tf.Tensor
 ) -> tf.Tensor:
     """Random brightness, contrast, gamma, inversion and noise (values 0-255)."""
     one_per_image = tf.stack([tf.shape(images)[0], 1, 1, 1])
     if params.get("brightness"):
-        images += _uniform(seeds[0], one_per_image, params["brightness"]) * 255
+        images += (
+            _uniform(seeds[0], one_per_image, params["brightness"] * strength) * 255
+        )
     if params.get("contrast"):
-        factor = 1 + _uniform(seeds[1], one_per_image, params["contrast"])
+        factor = 1 + _uniform(seeds[1], one_per_image, params["contrast"] * strength)
         mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
         images = (images - mean) * factor + mean
     images = tf.clip_by_value(images, 0, 255)
     if params.get("gamma"):
-        gamma = tf.exp(_uniform(seeds[2], one_per_image, math.log(1 + params["gamma"])))
+        log_gamma = math.log(1 + params["gamma"]) * strength
+        gamma = tf.exp(_uniform(seeds[2], one_per_image, log_gamma))
         images = 255 * tf.pow(images / 255, gamma)
     if params.get("invert"):
-        invert = tf.random.stateless_uniform(one_per_image, seeds[3]) < params["invert"]
+        draw = tf.random.stateless_uniform(one_per_image, seeds[3])
+        invert = draw < params["invert"] * strength
         # Only the head is inverted: the black background stays black, as in an
         # MRI sequence with the opposite contrast.
         images = tf.where(invert & (images > 8), 255 - images, images)
     if params.get("noise"):
         noise = tf.random.stateless_normal(tf.shape(images), seeds[4])
-        images += noise * params["noise"] * 255
+        images += noise * params["noise"] * strength * 255
     return images
 
 
-def augment(images: tf.Tensor, seed: tf.Tensor, params: Mapping[str, Any]) -> tf.Tensor:
-    """Random flips, geometry and intensity changes, drawn per image from ``seed``.
+def _resolution(images: tf.Tensor, seed: tf.Tensor, lowest: tf.Tensor) -> tf.Tensor:
+    """Down- and up-sample the batch to a random effective resolution, from ``lowest``
+    (a fraction of the size) to full, so that sharpness no longer tells the source."""
+    height, width = images.shape[1:3]
+    scale = tf.random.stateless_uniform([], seed, minval=lowest, maxval=1.0)
+    small = tf.cast(
+        tf.round(scale * tf.constant([height, width], tf.float32)), tf.int32
+    )
+    reduced = tf.image.resize(images, tf.maximum(small, 8), antialias=True)
+    return tf.image.resize(reduced, (height, width))
+
+
+def _sharpness(images: tf.Tensor, seed: tf.Tensor, amount: tf.Tensor) -> tf.Tensor:
+    """Blur (negative draws) or unsharp-mask (positive draws) each image by up to
+    ``amount`` times the difference to its 3x3 Gaussian blur."""
+    kernel = tf.constant([1.0, 2.0, 1.0]) / 4
+    kernel = tf.tile(
+        tf.reshape(kernel[:, None] * kernel[None, :], [3, 3, 1, 1]), [1, 1, 3, 1]
+    )
+    blurred = tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME")
+    factor = _uniform(seed, tf.stack([tf.shape(images)[0], 1, 1, 1]), amount)
+    return images + factor * (images - blurred)
+
+
+def _jpeg(images: tf.Tensor, seed: tf.Tensor, lowest: tf.Tensor) -> tf.Tensor:
+    """Re-encode each image as JPEG at a random quality from ``lowest`` to 100."""
+    count = tf.shape(images)[0]
+    qualities = tf.random.stateless_uniform(
+        [count], seed, minval=tf.cast(lowest, tf.int32), maxval=101, dtype=tf.int32
+    )
+
+    def encode(item: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        image, quality = item
+        pixels = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return tf.cast(tf.image.adjust_jpeg_quality(pixels, quality), tf.float32)
+
+    encoded = tf.map_fn(encode, (images, qualities), fn_output_signature=tf.float32)
+    return tf.ensure_shape(encoded, images.shape)
+
+
+def _acquisition(
+    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any], strength: tf.Tensor
+) -> tf.Tensor:
+    """Random effective resolution, sharpness and JPEG quality: the cues that come
+    with the scanner and the collection rather than with the anatomy."""
+    if params.get("resolution"):
+        images = _resolution(images, seeds[0], 1 - params["resolution"] * strength)
+    if params.get("sharpness"):
+        images = _sharpness(images, seeds[1], params["sharpness"] * strength)
+    if params.get("jpeg_quality"):
+        lowest = 100 - (100 - params["jpeg_quality"]) * strength
+        images = _jpeg(tf.clip_by_value(images, 0, 255), seeds[2], lowest)
+    return images
+
+
+def augment(
+    images: tf.Tensor,
+    seed: tf.Tensor,
+    params: Mapping[str, Any],
+    strength: tf.Tensor | float = 1.0,
+) -> tf.Tensor:
+    """Random flips, geometry, acquisition and intensity changes, drawn per image from
+    ``seed``, every magnitude (and the inversion probability) times ``strength``.
 
     ``images`` is a float batch with values 0-255. ``rotation`` is a fraction of a full
     turn, ``zoom`` and ``translation`` fractions of the size, ``brightness`` and
     ``noise`` (standard deviation) fractions of 255, ``contrast`` the largest change of
     the contrast factor, ``gamma`` the largest change of the gamma exponent (0.5:
-    1/1.5 to 1.5), ``invert`` the probability of inverting the head's intensities.
+    1/1.5 to 1.5), ``invert`` the probability of inverting the head's intensities,
+    ``resolution`` the largest loss of effective resolution (0.6: down to 40 % of the
+    size and back), ``sharpness`` the largest blur or unsharp-mask amount,
+    ``jpeg_quality`` the lowest JPEG quality of a re-encoding.
     """
+    strength = tf.cast(strength, tf.float32)
     seeds = tf.random.experimental.stateless_split(seed, num=10)
     one_per_image = tf.stack([tf.shape(images)[0], 1, 1, 1])
     for index, axis in enumerate(FLIPS.get(params.get("flip"), ())):
         flip = tf.random.stateless_uniform(one_per_image, seeds[index]) < 0.5
         images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
     if params.get("rotation") or params.get("zoom") or params.get("translation"):
-        images = _geometry(images, seeds[2:5], params)
-    images = _intensity(images, seeds[5:10], params)
+        images = _geometry(images, seeds[2:5], params, strength)
+    acquisition_seed = tf.random.experimental.stateless_fold_in(seed, ACQUISITION)
+    images = _acquisition(
+        images,
+        tf.random.experimental.stateless_split(acquisition_seed, num=3),
+        params,
+        strength,
+    )
+    images = _intensity(images, seeds[5:10], params, strength)
     return tf.clip_by_value(images, 0, 255)
 
 
+def ramp_strength(epoch: tf.Tensor, ramp_epochs: int | None) -> tf.Tensor:
+    """The augmentation strength of an epoch (from 0): (epoch + 1) / ramp_epochs,
+    at most 1; always 1 without a ramp."""
+    if not ramp_epochs:
+        return tf.constant(1.0)
+    return tf.minimum(1.0, tf.cast(epoch + 1, tf.float32) / ramp_epochs)
+
+
 def _gather(
-    cache: Mapping[str, np.ndarray], num_classes: int
-) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """A function from a batch of indices to (uint8 images, one-hot labels)."""
+    cache: Mapping[str, np.ndarray],
+    num_classes: int,
+    sample_weights: np.ndarray | None = None,
+) -> Callable[[tf.Tensor], tuple[tf.Tensor, ...]]:
+    """A function from a batch of indices to (uint8 images, one-hot labels), with the
+    images' weights as a third element when ``sample_weights`` are given."""
     images = cache["images"]
     labels = tf.one_hot(np.asarray(cache["labels"]), num_classes)
+    weights = (
+        None if sample_weights is None else tf.constant(sample_weights, tf.float32)
+    )
 
-    def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def gather(index: tf.Tensor) -> tuple[tf.Tensor, ...]:
         batch = tf.numpy_function(
             lambda i: images[i], [index], tf.uint8, stateful=False
         )
         batch.set_shape((None, *images.shape[1:]))
-        return batch, tf.gather(labels, index)
+        if weights is None:
+            return batch, tf.gather(labels, index)
+        return batch, tf.gather(labels, index), tf.gather(weights, index)
 
     return gather
 
@@ -149,15 +245,19 @@ def training_dataset(
     *,
     augmentation: Mapping[str, Any] | None,
     epochs: range,
+    sample_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """The batches of ``epochs`` in a row: each epoch shuffled, augmented, prefetched.
 
-    Fit it with ``steps_per_epoch(cache, batch_size)`` steps per epoch and
-    ``initial_epoch=epochs.start``.
+    The augmentation's strength ramps up over ``augmentation["ramp_epochs"]`` epochs
+    when given. With ``sample_weights`` (one per image) each batch carries its
+    images' weights. Fit it with ``steps_per_epoch(cache, batch_size)`` steps per
+    epoch and ``initial_epoch=epochs.start``.
     """
     count = len(cache["labels"])
     run_seed = tf.constant([seed, 0], dtype=tf.int64)
-    gather = _gather(cache, num_classes)
+    gather = _gather(cache, num_classes, sample_weights)
+    ramp_epochs = (augmentation or {}).get("ramp_epochs")
 
     def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
         epoch_seed = tf.random.experimental.stateless_fold_in(run_seed, epoch)
@@ -165,17 +265,23 @@ def training_dataset(
             tf.range(count, dtype=tf.int64), seed=epoch_seed
         )
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        strength = ramp_strength(epoch, ramp_epochs)
         step_seeds = tf.data.Dataset.range(count).map(
-            lambda step: tf.random.experimental.stateless_fold_in(epoch_seed, step + 1)
+            lambda step: (
+                tf.random.experimental.stateless_fold_in(epoch_seed, step + 1),
+                strength,
+            )
         )
         return tf.data.Dataset.zip(batches, step_seeds)
 
-    def load(index: tf.Tensor, step_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        images, labels = gather(index)
+    def load(
+        index: tf.Tensor, step: tuple[tf.Tensor, tf.Tensor]
+    ) -> tuple[tf.Tensor, ...]:
+        images, *targets = gather(index)
         images = tf.cast(images, tf.float32)
         if augmentation:
-            images = augment(images, step_seed, augmentation)
-        return images, labels
+            images = augment(images, step[0], augmentation, step[1])
+        return images, *targets
 
     data = (
         tf.data.Dataset.range(epochs.start, epochs.stop)

@@ -34,6 +34,11 @@ from brain_tumor_mri.pipelines.model_training.devices import (
     seed_everything,
     with_batch_norm_synchronized,
 )
+from brain_tumor_mri.pipelines.model_training.group_robust import (
+    GroupRobustValidation,
+    describe_weights,
+    group_balanced_weights,
+)
 from brain_tumor_mri.pipelines.model_training.live_metrics import (
     MlflowEpochMetrics,
     log_new_epochs,
@@ -132,6 +137,8 @@ class FitSettings:
     val_data: tf.data.Dataset
     num_classes: int
     class_weight: dict[int, float] | None
+    sample_weights: np.ndarray | None
+    group_validation: GroupRobustValidation | None
     seed: int
     params: Mapping[str, Any]
     setup: Mapping[str, Any]
@@ -181,6 +188,45 @@ def _class_weight(
     if mode is None:
         return None
     return balanced_class_weights(labels, num_classes)
+
+
+def _loss_weights(
+    train_cache: Mapping[str, np.ndarray], num_classes: int, params: Mapping[str, Any]
+) -> tuple[dict[int, float] | None, np.ndarray | None]:
+    """Class weights, or per-image weights that balance the class x source group
+    cells (``group_weight``), as ``model_training`` says."""
+    labels = np.asarray(train_cache["labels"])
+    if not params.get("group_weight"):
+        return _class_weight(labels, num_classes, params["class_weight"]), None
+    weights = group_balanced_weights(
+        labels, train_cache["groups"], params["group_weight"]["cap"]
+    )
+    logger.info(
+        "Loss weights per class x source group cell (class index / group): %s.",
+        describe_weights(
+            labels,
+            train_cache["groups"],
+            weights,
+            [str(i) for i in range(num_classes)],
+        ),
+    )
+    return None, weights
+
+
+def _group_validation(
+    val_cache: Mapping[str, np.ndarray],
+    num_classes: int,
+    source_groups: Mapping[str, Any],
+    batch_size: int,
+) -> GroupRobustValidation | None:
+    if "groups" not in val_cache or len(val_cache["labels"]) == 0:
+        return None
+    return GroupRobustValidation(
+        val_cache,
+        [str(i) for i in range(num_classes)],
+        source_groups["min_images"],
+        batch_size,
+    )
 
 
 def _run_checkpoint(  # noqa: PLR0917
@@ -273,6 +319,7 @@ def fit_phases(  # noqa: PLR0917
                 fit.seed,
                 augmentation=fit.params["augmentation"],
                 epochs=epochs,
+                sample_weights=fit.sample_weights,
             ),
             steps_per_epoch=fit.steps,
             shuffle=False,  # the dataset shuffles, per epoch and seeded
@@ -281,6 +328,7 @@ def fit_phases(  # noqa: PLR0917
             epochs=epochs.stop,
             class_weight=fit.class_weight,
             callbacks=[
+                *([fit.group_validation] if fit.group_validation else []),
                 *stateful.values(),
                 EpochCheckpoint(checkpoint, state, stateful, resume=continuing),
                 MlflowEpochMetrics(state.history),
@@ -302,21 +350,26 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     training_setup: dict[str, Any],
     seed: int,
     params: Mapping[str, Any],
+    source_groups: Mapping[str, Any],
 ) -> tuple[keras.Model, dict[str, list]]:
     """Fit the model phase by phase, resuming from the checkpoint of the same run if any.
 
-    Each epoch's metrics reach the active MLflow run as the epoch ends. Returns the
+    Each epoch's metrics, the validation split's worst-group and group-balanced
+    accuracy among them, reach the active MLflow run as the epoch ends. Returns the
     trained float32 model and its history, one value per finished epoch.
     """
     seed_everything(seed, training_setup["deterministic"])
     strategy = distribution_strategy(training_setup["distribution"])
     num_classes = untrained_model.output_shape[-1]
+    class_weight, sample_weights = _loss_weights(train_cache, num_classes, params)
     fit = FitSettings(
         train_cache=train_cache,
         val_data=evaluation_dataset(val_cache, num_classes, params["batch_size"]),
         num_classes=num_classes,
-        class_weight=_class_weight(
-            train_cache["labels"], num_classes, params["class_weight"]
+        class_weight=class_weight,
+        sample_weights=sample_weights,
+        group_validation=_group_validation(
+            val_cache, num_classes, source_groups, params["batch_size"]
         ),
         seed=seed,
         params=params,

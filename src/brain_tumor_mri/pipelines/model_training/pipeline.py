@@ -28,6 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "training_setup",
                     "params:seed",
                     "params:model_training",
+                    "params:source_groups",
                 ],
                 outputs=["trained_model", "training_history"],
                 name="train_model",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
@@ -30,6 +31,15 @@ from brain_tumor_mri.pipelines.preprocessing.near_duplicates import (
     hex_to_uint64,
     near_pairs,
 )
+from brain_tumor_mri.pipelines.preprocessing.shortcut_audit import (
+    audit_summary,
+    frame_width,
+    group_counts,
+    jpeg_quality,
+    metadata_baseline,
+    mlflow_metrics,
+)
+from brain_tumor_mri.source_groups import assign_source_groups
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +49,25 @@ R = TypeVar("R")
 
 OK = "ok"
 CACHE_BATCH = 128
+SPLIT_COLUMNS = (
+    "path",
+    "split",
+    "label",
+    "label_index",
+    "cluster",
+    "test_dedup",
+    "sha256",
+    "source_group",
+)
+# Acquisition metadata that the split table carries for the shortcut audit.
+METADATA_COLUMNS = (
+    "width",
+    "height",
+    "mode",
+    "size_bytes",
+    "jpeg_quality",
+    "frame_width",
+)
 
 
 def _parallel_map(
@@ -97,9 +126,13 @@ def _limit_per_class(located: pd.DataFrame, limit: int | None) -> pd.DataFrame:
 
 
 def index_raw_files(
-    raw_images: RawImages, classes: list[dict], params: dict
+    raw_images: RawImages,
+    classes: list[dict],
+    source_groups: Mapping[str, Any],
+    params: dict,
 ) -> pd.DataFrame:
-    """One row per file under the raw folder: location, size, sha256 and image header."""
+    """One row per file under the raw folder: location, size, sha256, image header,
+    JPEG quality estimate and source group (``source_groups``' rules)."""
     located = pd.DataFrame(
         [
             {"path": path, **_locate(path, params["split_folders"], classes)}
@@ -129,6 +162,7 @@ def index_raw_files(
             row.update(
                 width=None, height=None, mode=None, format=None, header_error=str(error)
             )
+        row["jpeg_quality"] = jpeg_quality(data) if row["format"] == "JPEG" else None
         return row
 
     described = pd.DataFrame(
@@ -142,7 +176,16 @@ def index_raw_files(
     manifest.loc[unreadable, "reason"] = manifest.loc[unreadable, "header_error"]
     manifest = manifest.drop(columns="header_error")
     manifest[["width", "height"]] = manifest[["width", "height"]].astype("Int64")
-    logger.info("Indexed %d files: %s.", len(manifest), _counts(manifest["status"]))
+    manifest["jpeg_quality"] = manifest["jpeg_quality"].astype(float)
+    manifest["source_group"] = assign_source_groups(
+        manifest, source_groups["rules"], source_groups["default"]
+    )
+    logger.info(
+        "Indexed %d files: %s; source groups: %s.",
+        len(manifest),
+        _counts(manifest["status"]),
+        _counts(manifest.loc[manifest["status"] == OK, "source_group"]),
+    )
     return manifest
 
 
@@ -161,7 +204,8 @@ VALIDATION_DECODE_SIZE = (64, 64)
 def validate_images(
     raw_images: RawImages, image_manifest: pd.DataFrame, params: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Decode every indexed file once; return usable images (with pHash) and bad files.
+    """Decode every indexed file once; return usable images (with pHash and the width
+    of the black frame around the head) and bad files.
 
     Corrupt, truncated, empty and non-image files are not used but each gets a line,
     with its reason, in the bad-files report. Grayscale, palette, RGBA, CMYK and 16-bit
@@ -169,7 +213,7 @@ def validate_images(
     """
     candidates = image_manifest[image_manifest["status"] == OK].reset_index(drop=True)
 
-    def check(path: str) -> tuple[str, str]:
+    def check(path: str) -> tuple[str, float, str]:
         try:
             image = decode_image(
                 raw_images[path](),
@@ -178,14 +222,16 @@ def validate_images(
                 formats=params["image_formats"],
             )
         except ImageReadError as error:
-            return "", str(error)
-        return perceptual_hash(to_rgb8(image)), ""
+            return "", math.nan, str(error)
+        rgb = to_rgb8(image)
+        return perceptual_hash(rgb), frame_width(rgb.max(axis=-1)), ""
 
     checked = _parallel_map(
         check, candidates["path"].tolist(), params["workers"], "Validating"
     )
-    candidates["phash"] = [phash for phash, _ in checked]
-    candidates["reason"] = [reason for _, reason in checked]
+    candidates["phash"] = [phash for phash, _, _ in checked]
+    candidates["frame_width"] = [frame for _, frame, _ in checked]
+    candidates["reason"] = [reason for _, _, reason in checked]
     corrupt = candidates["reason"] != ""
     candidates.loc[corrupt, "status"] = "corrupt"
     valid = candidates[~corrupt].reset_index(drop=True)
@@ -366,9 +412,7 @@ def split_data(
     images["test_dedup"] = (images["split"] == "test") & ~images["cluster"].isin(
         train_clusters
     )
-    table = images[
-        ["path", "split", "label", "label_index", "cluster", "test_dedup", "sha256"]
-    ]
+    table = images[[*SPLIT_COLUMNS, *METADATA_COLUMNS]]
     logger.info(
         "Split: %s; %d of %d test images have no duplicate in train/val (test_dedup).",
         _counts(table["split"]),
@@ -388,9 +432,10 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
 ) -> dict[str, Any]:
     """Decode, convert to 8-bit RGB, preprocess and resize each image of one split, once.
 
-    Returns ``{"images", "labels", "paths"}``: ``images`` is a generator of uint8
-    ``(n, H, W, 3)`` batches that the dataset writes as it goes, so the split is never
-    held in memory; ``labels`` are class indices, ``paths`` relative file paths.
+    Returns ``{"images", "labels", "paths", "groups"}``: ``images`` is a generator of
+    uint8 ``(n, H, W, 3)`` batches that the dataset writes as it goes, so the split is
+    never held in memory; ``labels`` are class indices, ``paths`` relative file paths,
+    ``groups`` source groups.
     """
     size = (int(image_size[0]), int(image_size[1]))
     max_pixels = params["max_image_pixels"]
@@ -424,6 +469,7 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
         "images": batches(),
         "labels": rows["label_index"].to_numpy(dtype=np.int64),
         "paths": rows["path"].to_numpy(dtype=str),
+        "groups": rows["source_group"].to_numpy(dtype=str),
     }
 
 
@@ -442,3 +488,41 @@ def describe_data_set(data_split: pd.DataFrame) -> pd.DataFrame:
     with any file, label or split."""
     columns = ["path", "split", "label", "sha256"]
     return data_split[columns].sort_values("path", ignore_index=True).astype(str)
+
+
+def audit_shortcuts(
+    data_split: pd.DataFrame,
+    classes: list[dict],
+    seed: int,
+    evaluation: Mapping[str, Any],
+    params: dict,
+) -> tuple[dict, dict[str, dict[str, float]]]:
+    """Images per split, class and source group, and how well metadata alone (native
+    size, bytes per pixel, colour mode, JPEG quality, frame width) predicts the class:
+    a small model fitted on ``train``, scored on the other splits.
+
+    Logs a warning when it beats the majority baseline on ``val`` by more than
+    ``params["shortcut_audit"]["warn_above_majority"]``. Returns the audit (JSON) and
+    its MLflow metrics.
+    """
+    negative = evaluation["screening"]["negative_class"]
+    baseline = metadata_baseline(data_split, negative, seed)
+    summary = audit_summary(
+        data_split, baseline, params["shortcut_audit"]["warn_above_majority"]
+    )
+    val = baseline["splits"].get("val", {})
+    if summary["shortcut_suspected"]:
+        logger.warning(
+            "Shortcut audit: metadata alone (image size, compression, frame) predicts "
+            "the validation class with accuracy %.3f against %.3f for the majority "
+            "class: the classes can be told apart by how the images were made; judge "
+            "the model per source group (docs/accuracy.md).",
+            val["accuracy"],
+            val["majority_accuracy"],
+        )
+    audit = {
+        **summary,
+        "metadata_baseline": baseline,
+        "images_by_class_and_group": group_counts(data_split, class_names(classes)),
+    }
+    return audit, mlflow_metrics(baseline)

@@ -6,6 +6,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
+    audit_shortcuts,
     cache_split,
     describe_data_set,
     index_raw_files,
@@ -37,7 +38,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 index_raw_files,
-                inputs=["raw_images", "params:classes", "params:preprocessing"],
+                inputs=[
+                    "raw_images",
+                    "params:classes",
+                    "params:source_groups",
+                    "params:preprocessing",
+                ],
                 outputs="image_manifest",
                 name="index_raw_files",
             ),
@@ -64,6 +70,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="data_split",
                 name="split_data",
+            ),
+            node(
+                audit_shortcuts,
+                inputs=[
+                    "data_split",
+                    "params:classes",
+                    "params:seed",
+                    "params:evaluation",
+                    "params:preprocessing",
+                ],
+                outputs=["shortcut_audit", "shortcut_audit_metrics"],
+                name="audit_shortcuts",
             ),
             node(
                 describe_data_set,

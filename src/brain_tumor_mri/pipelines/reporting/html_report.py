@@ -19,10 +19,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brain_tumor_mri.metrics import confusion_table, metrics_table, summary_table
-from brain_tumor_mri.plots import figure_to_png, leakage_counts
+from brain_tumor_mri.plots import figure_to_png, group_scores, leakage_counts
 
 SECTIONS = {
     "dataset": "Data set and leakage audit",
+    "source_groups": "Source groups and the shortcut audit",
     "model": "Model and parameters",
     "training": "Training curves",
     "metrics": "Metrics per split",
@@ -35,8 +36,11 @@ Image = Figure | bytes
 
 # Which split chose what; stated in the report.
 SPLIT_ROLES = (
-    "temperature and review threshold fitted on the validation split; model epoch "
-    "chosen on validation (EarlyStopping); test and test_dedup are measured only"
+    "temperature and review threshold fitted on the validation split (the threshold "
+    "in every source group of it); model epoch chosen on validation (EarlyStopping, "
+    "by default on its worst-group accuracy); test and test_dedup are measured only "
+    "(*_adapted: the same images, the model's BatchNorm statistics re-estimated on "
+    "them, no label used)"
 )
 CALIBRATION_COLUMNS = {
     "n_samples": "images",
@@ -164,6 +168,71 @@ def _dataset_section(
     )
 
 
+def _source_group_section(
+    shortcut_audit: Mapping[str, Any] | None,
+    group_counts: pd.DataFrame | None,
+    metrics_by_split: Mapping[str, Mapping[str, Any]],
+    figures: Mapping[str, Image],
+) -> str:
+    parts = []
+    if group_counts is not None:
+        parts += [
+            "<h3>Images per class, split and source group</h3>",
+            html_table(group_counts, index=True),
+        ]
+    if shortcut_audit:
+        baseline = shortcut_audit["metadata_baseline"]
+        rows = [
+            {"split": split, **scores} for split, scores in baseline["splits"].items()
+        ]
+        verdict = (
+            "Metadata alone predicts the validation class far above the majority "
+            "class: the labels can be read off how the images were made. Judge the "
+            "model per source group, not by its overall accuracy."
+            if shortcut_audit["shortcut_suspected"]
+            else "Metadata alone does not predict the validation class much better "
+            "than the majority class."
+        )
+        parts += [
+            "<h3>Metadata-only baseline</h3>",
+            "<p>A gradient-boosted tree model on "
+            + html.escape(", ".join(baseline["features"]))
+            + f" alone, fitted on train. <strong>{html.escape(verdict)}</strong></p>",
+            html_table(
+                pd.DataFrame(
+                    rows,
+                    columns=[
+                        "split",
+                        "images",
+                        "accuracy",
+                        "majority_accuracy",
+                        "tumour_roc_auc",
+                    ],
+                )
+            ),
+        ]
+    scores = group_scores(metrics_by_split)
+    if not scores.empty:
+        robust = pd.DataFrame(
+            [
+                {
+                    "split": split,
+                    "worst-group accuracy": m.get("worst_group_accuracy"),
+                    "worst group (class / source)": m.get("worst_group"),
+                    "group-balanced accuracy": m.get("group_balanced_accuracy"),
+                    "cells counted (images at least)": m.get("min_group_images"),
+                }
+                for split, m in metrics_by_split.items()
+            ]
+        )
+        parts += [
+            "<h3>The model per source group</h3>",
+            html_table(scores),
+            html_table(robust),
+        ]
+    return "\n".join(parts) + _figures(figures)
+
+
 def _model_section(parameters: Mapping[str, Any], model_summary: str | None) -> str:
     parts = [_key_values(flatten_parameters(parameters), "parameter", "value")]
     if model_summary:
@@ -267,6 +336,9 @@ def build_html_report(
     run_info: Mapping[str, Any],
     leakage_summary: Mapping[str, Any],
     class_counts: pd.DataFrame,
+    shortcut_audit: Mapping[str, Any] | None = None,
+    group_counts: pd.DataFrame | None = None,
+    source_group_figures: Mapping[str, Image] | None = None,
     parameters: Mapping[str, Any],
     training_history: Mapping[str, Sequence[float]],
     metrics_by_split: Mapping[str, Mapping[str, Any]],
@@ -281,6 +353,15 @@ def build_html_report(
     sections = [
         _section(
             "dataset", _dataset_section(leakage_summary, class_counts, dataset_figures)
+        ),
+        _section(
+            "source_groups",
+            _source_group_section(
+                shortcut_audit,
+                group_counts,
+                metrics_by_split,
+                source_group_figures or {},
+            ),
         ),
         _section("model", _model_section(parameters, model_summary)),
         _section("training", _training_section(training_history, training_figures)),

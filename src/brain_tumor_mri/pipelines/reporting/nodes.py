@@ -59,6 +59,22 @@ def class_counts(
     return counts.astype(int)
 
 
+def group_counts(
+    data_split: pd.DataFrame, classes: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Images per class (rows) and split x source group (columns)."""
+    counts = pd.crosstab(
+        data_split["label"], [data_split["split"], data_split["source_group"]]
+    )
+    splits = [
+        s for s in ("train", "val", "test") if s in counts.columns.get_level_values(0)
+    ]
+    counts = counts.reindex(index=class_names(classes), fill_value=0)[splits]
+    counts.columns = [f"{split} / {group}" for split, group in counts.columns]
+    counts.index.name = "class"
+    return counts.astype(int)
+
+
 def dataset_figures(
     data_split: pd.DataFrame,
     leakage_summary: Mapping[str, Any],
@@ -72,6 +88,15 @@ def dataset_figures(
             ),
             "leakage_audit.png": plots.plot_leakage_summary(leakage_summary),
         }
+    )
+
+
+def source_group_figures(
+    evaluation_metrics: Mapping[str, Mapping[str, Any]],
+) -> tuple[Figures, Pngs]:
+    """Accuracy and tumour sensitivity by split and source group."""
+    return _with_png(
+        {"group_accuracy.png": plots.plot_group_accuracy(evaluation_metrics)}
     )
 
 
@@ -241,6 +266,7 @@ def build_report(
     *,
     parameters: Mapping[str, Any],
     leakage_summary: Mapping[str, Any],
+    shortcut_audit: Mapping[str, Any],
     data_split: pd.DataFrame,
     training_history: Mapping[str, Sequence[float]],
     evaluation_metrics: Mapping[str, Mapping[str, Any]],
@@ -248,6 +274,7 @@ def build_report(
     model_summary: str,
     dataset_pngs: Pngs,
     training_pngs: Pngs,
+    source_group_pngs: Pngs,
     gradcam_pngs: Pngs,
     **split_pngs: Pngs,
 ) -> str:
@@ -267,6 +294,9 @@ def build_report(
             "evaluated splits": ", ".join(evaluation_metrics),
         },
         leakage_summary=leakage_summary,
+        shortcut_audit=shortcut_audit,
+        group_counts=group_counts(data_split, parameters["classes"]),
+        source_group_figures=_captioned(source_group_pngs),
         class_counts=class_counts(data_split, parameters["classes"]),
         parameters=parameters,
         training_history=training_history,

@@ -4,12 +4,13 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from brain_tumor_mri.metrics import EVALUATED_SPLITS
+from brain_tumor_mri.metrics import EVALUATED_SPLITS, images_of
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
     collect_report_parameters,
     dataset_figures,
     gradcam_figures,
+    source_group_figures,
     split_figures,
     training_figures,
 )
@@ -21,6 +22,7 @@ REPORTED_PARAMETERS = (
     "image_size",
     "classes",
     "preprocessing",
+    "source_groups",
     "model_construction",
     "model_training",
     "evaluation",
@@ -33,7 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(
             update_wrapper(partial(split_figures, split=split), split_figures),
             inputs=[
-                f"{split}_cache",
+                f"{images_of(split)}_cache",
                 f"{split}_calibrated_predictions",
                 "evaluation_metrics",
                 "params:reporting",
@@ -50,6 +52,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["data_split", "leakage_summary", "params:classes"],
                 outputs=["dataset_figures", "dataset_figure_pngs"],
                 name="plot_dataset_figures",
+            ),
+            node(
+                source_group_figures,
+                inputs="evaluation_metrics",
+                outputs=["source_group_figures", "source_group_figure_pngs"],
+                name="plot_source_group_figures",
             ),
             node(
                 training_figures,
@@ -81,6 +89,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs={
                     "parameters": "report_parameters",
                     "leakage_summary": "leakage_summary",
+                    "shortcut_audit": "shortcut_audit",
                     "data_split": "data_split",
                     "training_history": "training_history",
                     "evaluation_metrics": "evaluation_metrics",
@@ -88,6 +97,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_summary": "model_summary",
                     "dataset_pngs": "dataset_figure_pngs",
                     "training_pngs": "training_figure_pngs",
+                    "source_group_pngs": "source_group_figure_pngs",
                     "gradcam_pngs": "gradcam_figure_pngs",
                     **{
                         f"{split}_pngs": f"{split}_figure_pngs"
