@@ -21,6 +21,7 @@ PREPROCESSING = {
     "near_duplicate_max_distance": 6,
     "workers": 2,
     "max_image_pixels": 25_000_000,
+    "image_formats": ["JPEG", "PNG"],
     "shortcut_audit": {"warn_above_majority": 0.2},
 }
 # The source_groups group of conf/base/parameters.yml.
@@ -122,3 +123,26 @@ def add_duplicates(root: Path) -> None:
     (test / "no_tumor" / "mislabelled copy.jpg").write_bytes(
         encode(conflict, "JPEG", quality=80)
     )
+
+
+def hostile_formats(image: Image.Image) -> dict[str, bytes]:
+    """``image`` as files of formats that Pillow reads but the project must refuse,
+    keyed by file name: PostScript (EPS), GIF, TIFF, WebP and an animated PNG."""
+    gray = image.convert("L")
+    return {
+        "scan.eps": encode(gray, "EPS"),
+        "scan.gif": encode(gray, "GIF"),
+        "scan.tif": encode(gray, "TIFF"),
+        "scan.webp": encode(gray, "WEBP"),
+        "animated.png": encode(gray, "PNG", save_all=True, append_images=[gray]),
+    }
+
+
+# The reason that each of ``hostile_formats`` is refused with.
+HOSTILE_REASONS = {
+    "scan.eps": "EPS image, not an accepted format (JPEG, PNG;",
+    "scan.gif": "GIF image, not an accepted format (JPEG, PNG;",
+    "scan.tif": "TIFF image, not an accepted format (JPEG, PNG;",
+    "scan.webp": "WEBP image, not an accepted format (JPEG, PNG;",
+    "animated.png": "PNG image of 2 frames (animated or multi-page)",
+}

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from brain_tumor_mri.images import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
+    check_formats,
     load_rgb,
     read_header,
     resize_rgb,
@@ -24,6 +25,7 @@ from tests.preprocessing_fixtures import (
     CLASSES,
     PREPROCESSING,
     SOURCE_GROUPS,
+    hostile_formats,
     make_raw_folder,
 )
 
@@ -124,3 +126,19 @@ def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Pat
     row = manifest.loc["Training/pituitary/sixteen.png"]
     assert row["status"] == "unreadable"
     assert row["reason"] == "image is 64 x 64 pixels, over the limit of 4095"
+
+
+def test_a_format_is_read_only_when_the_allow_list_names_it(shared_data_dir: Path):
+    real = shared_data_dir / "Testing" / "glioma_tumor" / "image(1).jpg"
+    tiff = hostile_formats(Image.open(real))["scan.tif"]
+    with pytest.raises(ImageReadError, match="TIFF image, not an accepted format"):
+        load_rgb(tiff, (32, 32))
+    assert load_rgb(tiff, (32, 32), formats=["JPEG", "PNG", "TIFF"]).shape == (
+        32,
+        32,
+        3,
+    )
+    with pytest.raises(ValueError, match="EPS can never be allowed"):
+        check_formats(["JPEG", "EPS"])
+    with pytest.raises(ImageReadError, match="not an image file"):
+        read_header(b"plain text, no format at all")

@@ -22,6 +22,7 @@ from PIL import Image
 
 from brain_tumor_mri.parameters import ParameterError
 from tests.conftest import copy_project
+from tests.preprocessing_fixtures import HOSTILE_REASONS, hostile_formats
 
 # Each test runs the inference pipeline in a project copy.
 pytestmark = pytest.mark.slow
@@ -124,3 +125,55 @@ def test_empty_folder_stops_at_once_with_one_line(tmp_path: Path):
     assert "No partitions found" not in output
     (line,) = [line for line in output.splitlines() if "has no file" in line]
     assert line.startswith("Error: The folder of images to predict")
+
+
+def test_other_formats_and_symlinks_get_one_line_reasons(
+    tmp_path: Path, small_model_uri: str, shared_data_dir: Path
+):
+    """EPS, GIF, TIFF, WebP and animated PNG are refused with their format named;
+    a symlinked folder is followed, a loop is one row, no reason names a dataset."""
+    real = shared_data_dir / "Testing" / "glioma_tumor" / "image(1).jpg"
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    (images / "scan.jpg").write_bytes(real.read_bytes())
+    for name, data in hostile_formats(Image.open(real)).items():
+        (images / name).write_bytes(data)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "linked.jpg").write_bytes(real.read_bytes())
+    (images / "linked folder").symlink_to(elsewhere)
+    (images / "sub" / "up").symlink_to("..")
+    (images / "self").symlink_to("self")
+    project = copy_project(tmp_path / "project")
+
+    result = kedro_run(project, f"input_dir={images}", f"model_uri={small_model_uri}")
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = pd.read_csv(project / OUTPUT / "predictions.csv", keep_default_na=False)
+    reasons = dict(zip(table["file"], table["reason"], strict=True))
+    predicted = set(table.loc[table["status"] == "predicted", "file"])
+    assert predicted == {"scan.jpg", "linked folder/linked.jpg"}
+    for name, reason in HOSTILE_REASONS.items():
+        assert reasons[name].startswith(reason), reasons[name]
+    assert reasons["sub/up"] == (
+        "cannot read the file: symbolic link loop (a link to a folder that "
+        "contains it), not followed"
+    )
+    assert reasons["self"] == "cannot read the file: Too many levels of symbolic links"
+    assert len(table) == 2 + len(HOSTILE_REASONS) + 2
+    assert not any("Dataset" in reason or "\n" in reason for reason in reasons.values())
+
+
+def test_a_run_that_stops_at_once_leaves_no_output_of_an_earlier_run(tmp_path: Path):
+    project = copy_project(tmp_path / "project")
+    output = project / OUTPUT
+    (output / "gradcam").mkdir(parents=True)
+    (output / "gradcam" / "old.jpg.png").write_bytes(b"old overlay")
+    (output / "predictions.csv").write_text("file,status\nold.jpg,predicted\n")
+
+    result = kedro_run(project, f"input_dir={tmp_path / 'no such folder'}")
+
+    assert result.returncode != 0
+    assert "No folder of images to predict at" in result.stdout + result.stderr
+    assert not (output / "predictions.csv").exists()
+    assert not (output / "gradcam").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,18 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
+from mlflow import MlflowClient
+from PIL import Image
 
 from brain_tumor_mri.datasets import NumpyArraysDataset
 from brain_tumor_mri.pipelines.preprocessing import create_pipeline
 from brain_tumor_mri.raw_layout import RawDataLayoutError
 from tests.conftest import copy_project
-from tests.preprocessing_fixtures import make_raw_folder
+from tests.preprocessing_fixtures import (
+    HOSTILE_REASONS,
+    hostile_formats,
+    make_raw_folder,
+)
 
 SUBSET = {"preprocessing": {"max_images_per_class": 5}}
 
@@ -135,3 +142,33 @@ def test_cli_reports_a_bad_layout_without_a_stack_trace(project_copy: Path):
         output.split()
     )
     assert "Traceback" not in output and "╭" not in output
+
+
+def test_a_linked_data_folder_is_logged_as_given_and_other_formats_are_named(
+    project_copy: Path, tmp_path: Path, shared_data_dir: Path
+):
+    """Real slices, reached through a symbolic link (the data set "next to the
+    repository"), with EPS, GIF, TIFF, WebP and animated PNG files among them."""
+    raw = tmp_path / "raw"
+    for split in ("Training", "Testing"):
+        for folder in sorted((shared_data_dir / split).iterdir()):
+            (raw / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:5]:
+                (raw / split / folder.name / image.name).write_bytes(image.read_bytes())
+    glioma = raw / "Training" / "glioma_tumor"
+    for name, data in hostile_formats(Image.open(glioma / "gg (1).jpg")).items():
+        (glioma / name).write_bytes(data)
+    link = tmp_path / "data next to the repository"
+    link.symlink_to(raw)
+
+    run_preprocessing(project_copy, link)
+
+    bad = pd.read_csv(project_copy / "data" / "08_reporting" / "bad_files.csv")
+    reasons = dict(zip(bad["path"], bad["reason"], strict=True))
+    for name, reason in HOSTILE_REASONS.items():
+        assert reasons[f"Training/glioma_tumor/{name}"].startswith(reason)
+    client = MlflowClient(f"sqlite:///{project_copy / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments)
+    (entry,) = run.inputs.dataset_inputs
+    assert json.loads(entry.dataset.source) == {"uri": str(link)}

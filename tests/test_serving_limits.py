@@ -7,8 +7,12 @@ so that these tests need no training run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import socket
+import time
+from pathlib import Path
 
 import keras
 import mlflow
@@ -26,6 +30,7 @@ from brain_tumor_mri.serving.image_classifier import ServableModel
 from brain_tumor_mri.serving.request import RequestLimits, images_from_request
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
+from tests.preprocessing_fixtures import HOSTILE_REASONS, hostile_formats
 from tests.test_model_serving import b64, post, serve_mlflow_model, split_payload
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
@@ -85,6 +90,7 @@ def test_default_limits_are_the_shipped_parameters():
     assert RequestLimits() == RequestLimits(
         **params["serving"],
         max_image_pixels=params["preprocessing"]["max_image_pixels"],
+        image_formats=tuple(params["preprocessing"]["image_formats"]),
     )
 
 
@@ -114,7 +120,7 @@ def register_small_model(tracking_uri: str) -> None:
         ]["config"]
     finally:
         mlflow.set_tracking_uri(previous)
-    assert {key: config[key] for key in LIMITS._fields} == LIMITS._asdict()
+    assert RequestLimits.from_config(config) == LIMITS
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +182,74 @@ def test_mlflow_http_layer_does_what_the_readme_says(served_small_model):
     )
     assert response.status_code == 400
     assert "x" * 100_000 in response.text  # the whole body, echoed
+
+
+def test_served_model_refuses_other_formats_by_name(
+    served_small_model, shared_data_dir: Path
+):
+    """EPS (never to reach Ghostscript), GIF, TIFF, WebP and animated PNG get a 400
+    that names their format; a PNG in the same request is fine. Made from a slice
+    of the data set, within the small model's 20000-pixel limit."""
+    _, url = served_small_model
+    real = shared_data_dir / "Testing" / "glioma_tumor" / "image(1).jpg"
+    small = Image.open(real).resize((100, 100))
+    for name, data in hostile_formats(small).items():
+        response = post(url, split_payload([b64(png(40, 30)), b64(data)]))
+        assert response.status_code == 400, response.text
+        message = response.json()["message"]
+        assert "1 of 2 values in column 'image' are not base64-encoded JPEG or PNG" in (
+            message
+        )
+        assert f"row 1: {HOSTILE_REASONS[name]}" in message, message
+
+
+def _ping_status(connection: socket.socket) -> int:
+    """The HTTP status of ``GET /ping`` sent on an open connection."""
+    connection.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    connection.settimeout(30)
+    head = b""
+    while b"\r\n" not in head:
+        chunk = connection.recv(1024)
+        assert chunk, "the server closed the connection"
+        head += chunk
+    return int(head.split(b" ")[1])
+
+
+def _seventh_and_eighth(address: tuple[str, str]) -> tuple[int, int] | None:
+    """The status of a request on a seventh open connection and, if it is 200, on an
+    eighth; None when the seventh got 503 because the server still counted a
+    connection that a client had closed (the count, of 7 open ones, was then 8)."""
+    with contextlib.ExitStack() as stack:
+        connections = [
+            stack.enter_context(socket.create_connection(address)) for _ in range(7)
+        ]
+        seventh = _ping_status(connections[-1])
+        if seventh != 200:  # noqa: PLR2004
+            return None
+        return seventh, _ping_status(
+            stack.enter_context(socket.create_connection(address))
+        )
+
+
+def test_concurrency_limit_is_what_the_readme_says(served_small_model):
+    """With UVICORN_LIMIT_CONCURRENCY=8 (README's serve command), 7 connections are
+    served and the eighth gets 503: uvicorn counts the new connection itself. The
+    README states the measured figure. A 200 on the seventh connection proves that
+    the server counts no other, so the eighth's answer is exact."""
+    _, url = served_small_model
+    address = tuple(url.split("/")[2].split(":"))
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert "UVICORN_LIMIT_CONCURRENCY=8 mlflow models serve" in readme
+    assert (
+        "`UVICORN_LIMIT_CONCURRENCY=8`: at most 7 connections at once, open or busy; "
+        "the eighth gets HTTP 503" in readme
+    )
+    deadline = time.monotonic() + 10  # for the server to see closed connections go
+    while (statuses := _seventh_and_eighth(address)) is None:
+        assert time.monotonic() < deadline, "the seventh connection got 503"
+        time.sleep(0.2)
+    assert statuses == (200, 503)
+    ping = url.replace("/invocations", "/ping")
+    while (status := requests.get(ping, timeout=30).status_code) != 200:
+        assert time.monotonic() < deadline + 10, status
+        time.sleep(0.2)

@@ -15,6 +15,7 @@ from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
 from mlflow import MlflowClient
 
+from brain_tumor_mri.datasets.local_files_dataset import list_files
 from brain_tumor_mri.parameters import ParameterError, check_parameters
 from brain_tumor_mri.raw_layout import check_raw_layout
 
@@ -22,7 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 class ParameterCheckHook:
-    """Stops a run whose parameters do not fit their schemas, naming each problem."""
+    """Stops a run whose parameters do not fit their schemas, naming each problem.
+
+    It runs when the context is created, before kedro-mlflow opens a run (at
+    ``before_pipeline_run``), so a refused run leaves no MLflow run.
+    """
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -48,15 +53,16 @@ def local_output_path(config: dict[str, Any] | None) -> Path | None:
 
 
 class InferenceInputHook:
-    """Checks an inference run's folder of images, then clears the previous results.
+    """Clears the previous results of an inference run, then checks its folder.
 
-    A missing folder, or one with no file, stops the run before any work with one
-    line. Then every file and folder that the pipeline writes (``predictions.csv``,
+    First, every file and folder that the pipeline writes (``predictions.csv``,
     ``gradcam/``, ...) is deleted, so that whatever the run leaves in the output
-    folder belongs to it, even when it predicts nothing or fails half-way.
+    folder belongs to it, even when it stops at once, predicts nothing or fails
+    half-way. Then a missing folder, or one with no file, stops the run before any
+    other work with one line. Runs before kedro-mlflow's hook (``tryfirst``).
     """
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
     ) -> None:
@@ -64,40 +70,54 @@ class InferenceInputHook:
             return
         # The catalog's resolved entries (public API), not the dataset's private _path.
         configs = catalog.config_resolver.config
-        folder = configs["inference_images"]["path"]
-        if not Path(folder).is_dir():
-            raise ParameterError(
-                f"No folder of images to predict at '{folder}'. Give one with "
-                f"{INFERENCE_HELP}."
-            )
-        if not any(path.is_file() for path in Path(folder).rglob("*")):
-            raise ParameterError(
-                f"The folder of images to predict '{folder}' has no file (sub-folders "
-                f"are searched too). Put JPEG, PNG or DICOM images in it, or give another "
-                f"folder with {INFERENCE_HELP}."
-            )
-        for name in sorted(pipeline.all_outputs()):
-            path = local_output_path(configs.get(name))
-            if path is not None and Path(folder).resolve().is_relative_to(
-                path.resolve()
-            ):
+        folder = Path(configs["inference_images"]["path"])
+        outputs = [
+            path
+            for name in sorted(pipeline.all_outputs())
+            if (path := local_output_path(configs.get(name))) is not None
+        ]
+        for path in outputs:
+            if folder.resolve().is_relative_to(path.resolve()):
                 raise ParameterError(
                     f"The folder of images to predict '{folder}' is inside '{path}', "
                     "which each inference run replaces: copy the images elsewhere."
                 )
-            if path is not None and path.is_dir():
-                shutil.rmtree(path)
-            elif path is not None and path.exists():
-                path.unlink()
-            else:
-                continue
-            logger.info("Deleted '%s', the output of an earlier run.", path)
+        for path in outputs:
+            delete_output(path)
+        check_inference_folder(folder)
+
+
+def delete_output(path: Path) -> None:
+    """Delete the file or folder that an earlier run wrote at ``path``, if any."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    else:
+        return
+    logger.info("Deleted '%s', the output of an earlier run.", path)
+
+
+def check_inference_folder(folder: Path) -> None:
+    """Raise ``ParameterError`` unless ``folder`` is a folder with a file in it."""
+    if not folder.is_dir():
+        raise ParameterError(
+            f"No folder of images to predict at '{folder}'. Give one with "
+            f"{INFERENCE_HELP}."
+        )
+    if not list_files(folder):
+        raise ParameterError(
+            f"The folder of images to predict '{folder}' has no file (sub-folders "
+            f"are searched too). Put JPEG, PNG or DICOM images in it, or give another "
+            f"folder with {INFERENCE_HELP}."
+        )
 
 
 class RawDataLayoutHook:
-    """Stops a run that reads the raw images before any node runs if their folder is wrong."""
+    """Stops a run that reads the raw images before any node runs if their folder is
+    wrong; before kedro-mlflow's hook (``tryfirst``), so that no MLflow run is opened."""
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
     ) -> None:
@@ -172,3 +192,19 @@ class MlflowRunNameHook:
             )
             MlflowClient().update_run(run.info.run_id, name=name)
             logger.info("MLflow run '%s' is named '%s'.", run.info.run_id, name)
+
+
+# MLflow keeps tag values up to 8000 characters.
+MAX_TAG_LENGTH = 8000
+
+
+class FailedRunReasonHook:
+    """Tags the MLflow run of a failed pipeline with its one-line reason (``error``),
+    before kedro-mlflow ends it as FAILED (``tryfirst``)."""
+
+    @hook_impl(tryfirst=True)
+    def on_pipeline_error(self, error: Exception) -> None:
+        if mlflow.active_run() is None:
+            return
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        mlflow.set_tag("error", reason[:MAX_TAG_LENGTH])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -32,6 +32,13 @@ _REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "F")
 DEFAULT_MAX_PIXELS = 25_000_000
 # Pixels converted at a time from 16 to 8 bits, so that no full-size float copy exists.
 _STRIP_PIXELS = 1 << 20
+# The image formats that are decoded (Pillow's names, and DICOM, read by pydicom),
+# unless the parameter ``preprocessing.image_formats`` says otherwise; any other file
+# is refused before Pillow picks a plugin for it.
+DEFAULT_FORMATS = ("JPEG", "PNG", DICOM_FORMAT)
+# Never decoded, whatever ``image_formats`` says: Pillow hands PostScript to
+# Ghostscript, a known remote-code-execution path for files from users.
+FORBIDDEN_FORMATS = frozenset({"EPS"})
 
 
 class ImageHeader(NamedTuple):
@@ -53,27 +60,95 @@ def check_pixels(width: int, height: int, max_pixels: int | None) -> None:
         )
 
 
-def _open(data: bytes) -> Image.Image:
-    """The image with its header read and its pixels not decoded yet."""
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The allow-list of image formats; ``ValueError`` for a format that Pillow does
+    not decode or that is never allowed (PostScript)."""
+    Image.init()
+    chosen = tuple(str(name).upper() for name in formats)
+    forbidden = sorted(FORBIDDEN_FORMATS.intersection(chosen))
+    if forbidden:
+        raise ValueError(
+            f"{', '.join(forbidden)} can never be allowed: Pillow hands it to "
+            "Ghostscript, which must not see files from users"
+        )
+    unknown = sorted(set(chosen) - set(Image.ID) - {DICOM_FORMAT})
+    if unknown:
+        raise ValueError(
+            f"unknown image format {', '.join(unknown)} (Pillow's names, e.g. "
+            "JPEG, PNG, TIFF, BMP, or DICOM)"
+        )
+    return chosen
+
+
+def _check_dicom_allowed(formats: Sequence[str]) -> None:
+    allowed = check_formats(formats)
+    if DICOM_FORMAT not in allowed:
+        raise ImageReadError(
+            f"DICOM file, not an accepted format ({', '.join(allowed)}; "
+            "preprocessing.image_formats)"
+        )
+
+
+def _detected_format(data: bytes) -> str | None:
+    """The format that Pillow reads in the file's header (None: none); nothing is
+    decoded, so no plugin runs past the header."""
     try:
-        return Image.open(io.BytesIO(data))
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format
+    except Exception:  # noqa: BLE001 (any file that is not an image)
+        return None
+
+
+def _open(data: bytes, formats: Sequence[str]) -> Image.Image:
+    """The image with its header read and its pixels not decoded yet.
+
+    Only the plugins of ``formats`` see the file; any other format, and an image of
+    several frames (animated or multi-page), raises ``ImageReadError``.
+    """
+    allowed = check_formats(formats)
+    try:
+        image = Image.open(
+            io.BytesIO(data), formats=[f for f in allowed if f != DICOM_FORMAT]
+        )
     except Image.DecompressionBombError as error:
         raise ImageReadError(
             f"image over PIL's decompression-bomb limit: {error}"
         ) from error
+    except UnidentifiedImageError as error:
+        detected = _detected_format(data)
+        if detected is None:
+            raise
+        raise ImageReadError(
+            f"{detected} image, not an accepted format ({', '.join(allowed)}; "
+            "preprocessing.image_formats)"
+        ) from error
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        image.close()
+        raise ImageReadError(
+            f"{image.format} image of {frames} frames (animated or multi-page): "
+            "only single images are accepted"
+        )
+    return image
 
 
-def read_header(data: bytes, max_pixels: int | None = None) -> ImageHeader:
+def read_header(
+    data: bytes,
+    max_pixels: int | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> ImageHeader:
     """Size, colour mode and format from the file header, without decoding pixels.
 
-    An image of more than ``max_pixels`` raises ``ImageReadError``.
+    An image of more than ``max_pixels``, or of a format not in ``formats``, raises
+    ``ImageReadError``.
     """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
     if is_dicom(data):
+        _check_dicom_allowed(formats)
         return _dicom_header(data, max_pixels)
     try:
-        with _open(data) as image:
+        with _open(data, formats) as image:
             check_pixels(image.width, image.height, max_pixels)
             return ImageHeader(
                 image.width, image.height, image.mode, image.format or ""
@@ -90,22 +165,25 @@ def decode_image(
     data: bytes,
     draft_size: tuple[int, int] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> Image.Image:
     """Fully decode an image; truncated or corrupt files raise ``ImageReadError``.
 
-    An image of more than ``max_pixels`` is refused from its header, before any pixel
-    is decoded. ``draft_size`` (width, height) shrinks the image as early as possible
-    to no less than that size, which is all a later resize needs: JPEG decoding scales
-    down in the DCT domain, other formats are reduced by an integer factor (box
-    average) right after decoding, 16-bit images after their conversion to 8 bits.
+    An image of more than ``max_pixels``, or of a format not in ``formats``, is
+    refused from its header, before any pixel is decoded. ``draft_size`` (width,
+    height) shrinks the image as early as possible to no less than that size, which is
+    all a later resize needs: JPEG decoding scales down in the DCT domain, other
+    formats are reduced by an integer factor (box average) right after decoding,
+    16-bit images after their conversion to 8 bits.
     """
     if not data:
         raise ImageReadError("empty file (0 bytes)")
     if is_dicom(data):
+        _check_dicom_allowed(formats)
         image = _decode_dicom(data, draft_size, max_pixels)
         return image if draft_size is None else _reduce(image, draft_size)
     try:
-        image = _open(data)
+        image = _open(data, formats)
         check_pixels(image.width, image.height, max_pixels)
         if draft_size is not None and image.format == "JPEG":
             image.draft("RGB", draft_size)
@@ -279,6 +357,7 @@ def load_rgb(
     size: tuple[int, int] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> np.ndarray:
     """Decode bytes to 8-bit RGB, preprocess it and resize it to ``size`` (height, width).
 
@@ -286,11 +365,12 @@ def load_rgb(
     serving all call it, so that every image a model sees was prepared the same way.
     ``preprocessing`` is the ``image_preprocessing`` parameter group (crop to the
     brain, intensity normalisation); ``None`` leaves the image as decoded. Images of
-    more than ``max_pixels`` raise ``ImageReadError`` before decoding.
+    more than ``max_pixels``, or of a format not in ``formats``, raise
+    ``ImageReadError`` before decoding.
     """
     # Decode at up to twice the final size, so that a crop keeps enough pixels.
     draft = None if size is None else (2 * size[1], 2 * size[0])
-    decoded = decode_image(data, draft_size=draft, max_pixels=max_pixels)
+    decoded = decode_image(data, draft, max_pixels, formats)
     rgb = preprocess_rgb(to_rgb8(decoded), preprocessing)
     return rgb if size is None else resize_rgb(rgb, size)
 
@@ -304,19 +384,33 @@ class DecodedImages(NamedTuple):
     errors: dict[Hashable, str]
 
 
+def one_line_reason(error: BaseException) -> str:
+    """Why a file failed, on one line and in terms of the file: the reason of the
+    error that a dataset wrapped (its ``__cause__``), without the dataset's class path,
+    and an ``OSError``'s reason without the absolute path."""
+    while error.__cause__ is not None and not isinstance(error, ImageReadError):
+        error = error.__cause__
+    if isinstance(error, OSError) and error.strerror:
+        text = f"cannot read the file: {error.strerror}"
+    elif isinstance(error, ImageReadError):
+        text = str(error)
+    else:
+        text = f"cannot read or decode the file: {error}"
+    return " ".join(text.split())
+
+
 def _load_or_reason(
     source: bytes | Callable[[], bytes],
     size: tuple[int, int],
     preprocessing: Mapping[str, Any] | None,
     max_pixels: int | None,
+    formats: Sequence[str],
 ) -> np.ndarray | str:
     try:
         data = source() if callable(source) else source
-        return load_rgb(data, size, preprocessing, max_pixels)
-    except ImageReadError as error:
-        return str(error)
-    except Exception as error:  # one bad file must not stop the others
-        return f"cannot read or decode the file: {error}"
+        return load_rgb(data, size, preprocessing, max_pixels, formats)
+    except Exception as error:  # noqa: BLE001 (one bad file must not stop the others)
+        return one_line_reason(error)
 
 
 def load_images(
@@ -324,6 +418,7 @@ def load_images(
     size: tuple[int, int],
     preprocessing: Mapping[str, Any] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> DecodedImages:
     """Every image of ``sources`` (bytes, or a function that reads them, such as a
     ``PartitionedDataset``'s partitions) through ``load_rgb``, in the mapping's order.
@@ -339,14 +434,14 @@ def load_images(
             results = list(
                 pool.map(
                     lambda key: _load_or_reason(
-                        sources[key], size, preprocessing, max_pixels
+                        sources[key], size, preprocessing, max_pixels, formats
                     ),
                     keys,
                 )
             )
     else:
         results = [
-            _load_or_reason(sources[key], size, preprocessing, max_pixels)
+            _load_or_reason(sources[key], size, preprocessing, max_pixels, formats)
             for key in keys
         ]
     decoded = {

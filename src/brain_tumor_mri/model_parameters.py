@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import h5py
 from pydantic import AfterValidator, Field, model_validator
 
 from brain_tumor_mri.parameter_base import StrictModel
@@ -27,7 +28,7 @@ class HeadParams(StrictModel):
 
 
 def _weights_source(weights: str | None) -> str | None:
-    """``imagenet``, null, or the path of a file that exists (relative to the project)."""
+    """``imagenet``, null, or the path of an HDF5 file (relative to the project)."""
     if weights is None or weights == "imagenet":
         return weights
     path = Path(weights).expanduser()
@@ -36,6 +37,12 @@ def _weights_source(weights: str | None) -> str | None:
             f"no weights file at '{path}' (relative paths start at {Path.cwd()}). Use "
             "'imagenet', null (random initialisation) or the path of a ResNet-50 "
             "weights file without top (.h5 or .weights.h5)"
+        )
+    if not h5py.is_hdf5(path):
+        raise ValueError(
+            f"'{path}' is not a Keras weights file (HDF5, .h5 or .weights.h5). Use "
+            "'imagenet', null (random initialisation) or the path of a ResNet-50 "
+            "weights file without top"
         )
     return weights
 

@@ -7,12 +7,14 @@ the schema of their own parameter group to ``PARAMETER_SCHEMAS``.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import click
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
+from brain_tumor_mri.images import check_formats
 from brain_tumor_mri.model_parameters import MODEL_PARAMETER_SCHEMAS
 from brain_tumor_mri.parameter_base import StrictModel
 
@@ -39,6 +41,9 @@ class PreprocessingParams(StrictModel):
     near_duplicate_max_distance: int = Field(ge=0, le=64)
     workers: int = Field(ge=1)
     max_image_pixels: int = Field(ge=1)
+    image_formats: Annotated[
+        list[str], Field(min_length=1), AfterValidator(check_formats)
+    ]
     shortcut_audit: ShortcutAuditParams
 
 
@@ -104,14 +109,6 @@ class ServingParams(StrictModel):
     max_request_pixels: int = Field(ge=1)
 
 
-def _existing_folder(path: str) -> str:
-    if not Path(path).is_dir():
-        raise ValueError(
-            f"no folder at '{path}' (expected a folder of images to predict)"
-        )
-    return path
-
-
 def _external_test_folder(path: str) -> str:
     if not Path(path).is_dir():
         raise ValueError(
@@ -135,16 +132,30 @@ PARAMETER_SCHEMAS: dict[str, Any] = {
     "reporting": ReportingParams,
     "inference": InferenceParams,
     "serving": ServingParams,
-    "input_dir": Annotated[str, AfterValidator(_existing_folder)],
+    # Checked by InferenceInputHook, after it deletes the previous run's outputs.
+    "input_dir": Annotated[str, Field(min_length=1)],
     "model_uri": Annotated[str, Field(min_length=1)] | None,
     "external_test_dir": Annotated[str, AfterValidator(_external_test_folder)],
+    "run_name": str | None,
     **MODEL_PARAMETER_SCHEMAS,
 }
 
 
-def check_parameters(params: dict[str, Any]) -> None:
-    """Raise ``ParameterError`` listing every parameter that does not fit its schema."""
+def unknown_keys(params: dict[str, Any]) -> list[str]:
+    """One line per top-level parameter that no schema knows (a misspelled group), with
+    the closest valid name."""
     problems = []
+    for key in sorted(set(params) - set(PARAMETER_SCHEMAS)):
+        close = difflib.get_close_matches(key, PARAMETER_SCHEMAS, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else "no such parameter"
+        problems.append(f"{key}: unknown parameter, {hint}")
+    return problems
+
+
+def check_parameters(params: dict[str, Any]) -> None:
+    """Raise ``ParameterError`` listing every parameter that does not fit its schema,
+    and every top-level key that none knows."""
+    problems = unknown_keys(params)
     for key, schema in PARAMETER_SCHEMAS.items():
         if key not in params:
             continue

@@ -4,6 +4,7 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from brain_tumor_mri.hooks import (
+    FailedRunReasonHook,
     InferenceInputHook,
     MlflowRunNameHook,
     ParameterCheckHook,
@@ -19,6 +20,7 @@ HOOKS = (
     RawDataLayoutHook(),
     InferenceInputHook(),
     MlflowRunNameHook(),
+    FailedRunReasonHook(),
     NonChiefWorkerHook(),
 )
 # A multi-worker training's worker that is not the chief opens no MLflow run. Kedro

@@ -1,5 +1,6 @@
 """The project's Kedro datasets, one module each, as in kedro-datasets."""
 
+from brain_tumor_mri.datasets.local_files_dataset import LocalFilesDataset
 from brain_tumor_mri.datasets.mlflow_keras_model_dataset import (
     MlflowKerasModelDataset,
     ModelWithExample,
@@ -23,6 +24,7 @@ from brain_tumor_mri.datasets.optional_partitioned_dataset import (
 )
 
 __all__ = [
+    "LocalFilesDataset",
     "MlflowKerasModelDataset",
     "MlflowKerasModelUriDataset",
     "MlflowModelCalibrationDataset",

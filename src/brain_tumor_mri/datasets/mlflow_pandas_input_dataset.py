@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 import mlflow
@@ -70,7 +70,8 @@ class MlflowPandasInputDataset(
 
         Args:
             name: The data set's name in MLflow.
-            source: Where the data comes from: a local folder (made absolute) or a URI.
+            source: Where the data comes from: a local folder (made absolute, its
+                symbolic links kept as the user wrote them) or a URI.
             context: What the run used the data for (MLflow's input tag
                 ``mlflow.data.context``).
             count_by: A column whose value counts are logged as the input's tags
@@ -79,7 +80,7 @@ class MlflowPandasInputDataset(
                 consumed by users or external plugins.
         """
         self._name = name
-        self._source = source if "://" in source else str(Path(source).resolve())
+        self._source = source if "://" in source else os.path.abspath(source)
         self._context = context
         self._count_by = count_by
         self.metadata = metadata

@@ -108,6 +108,7 @@ class MlflowServableModelDataset(
                 model_config={
                     "class_names": list(data.classes),
                     **data.limits._asdict(),
+                    "image_formats": list(data.limits.image_formats),
                 },
                 signature=infer_signature(example, output),
                 input_example=example,

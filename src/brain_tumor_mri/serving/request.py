@@ -13,10 +13,12 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from brain_tumor_mri.images import (
+    DEFAULT_FORMATS,
     DEFAULT_MAX_PIXELS,
     DecodedImages,
     ImageHeader,
     ImageReadError,
+    check_formats,
     load_images,
     read_header,
 )
@@ -29,18 +31,26 @@ class RequestLimits(NamedTuple):
     """What one request may ask of the served model; more is answered with HTTP 400.
 
     The values are logged with the model (its ``model_config``, from the parameters
-    ``serving`` and ``preprocessing.max_image_pixels``); MLflow's environment variable
-    ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` overrides them when the model is served.
+    ``serving``, ``preprocessing.max_image_pixels`` and ``preprocessing.image_formats``);
+    MLflow's environment variable ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` overrides them
+    when the model is served.
     """
 
     max_images_per_request: int = 64
     max_request_pixels: int = 100_000_000
     max_image_pixels: int = DEFAULT_MAX_PIXELS
+    image_formats: tuple[str, ...] = DEFAULT_FORMATS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RequestLimits:
         """The limits found in a model config; the defaults for those it lacks."""
-        return cls(**{key: int(config[key]) for key in cls._fields if key in config})
+        found = {key: config[key] for key in cls._fields if key in config}
+        return cls(
+            **{
+                key: check_formats(value) if key == "image_formats" else int(value)
+                for key, value in found.items()
+            }
+        )
 
 
 def decode_base64_image(value: Any) -> bytes:
@@ -86,6 +96,12 @@ def _check_request_pixels(
         )
 
 
+def _formats(limits: RequestLimits) -> str:
+    """``JPEG or PNG``: the accepted formats, for messages."""
+    *others, last = limits.image_formats
+    return f"{', '.join(others)} or {last}" if others else last
+
+
 def read_request_images(
     values: list[Any],
     size: tuple[int, int],
@@ -106,7 +122,9 @@ def read_request_images(
     for row, value in enumerate(values):
         try:
             files[row] = decode_base64_image(value)
-            headers[row] = read_header(files[row], limits.max_image_pixels)
+            headers[row] = read_header(
+                files[row], limits.max_image_pixels, limits.image_formats
+            )
         except (ImageReadError, ValueError) as error:
             problems[row] = str(error)
     _check_request_pixels(headers.values(), limits)
@@ -115,6 +133,7 @@ def read_request_images(
         size,
         preprocessing,
         limits.max_image_pixels,
+        limits.image_formats,
     )
     problems.update(decoded.errors)
     return decoded, problems
@@ -131,8 +150,8 @@ def images_from_request(
     limits = limits or RequestLimits()
     if not isinstance(model_input, pd.DataFrame) or INPUT_COLUMN not in model_input:
         raise bad_request(
-            f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded JPEG, "
-            f"PNG or DICOM images, got {type(model_input).__name__}."
+            f"Expected a table with a column '{INPUT_COLUMN}' of base64-encoded "
+            f"{_formats(limits)} images, got {type(model_input).__name__}."
         )
     values = model_input[INPUT_COLUMN].tolist()
     if not values:
@@ -148,7 +167,7 @@ def images_from_request(
         more = len(problems) - MAX_REPORTED_ROWS
         raise bad_request(
             f"{len(problems)} of {len(values)} values in column '{INPUT_COLUMN}' are not "
-            f"base64-encoded JPEG, PNG or DICOM images: {shown}"
+            f"base64-encoded {_formats(limits)} images: {shown}"
             + (f"; and {more} more" if more > 0 else "")
         )
     return decoded.images

@@ -15,7 +15,12 @@ from PIL import Image
 from brain_tumor_mri.adaptation import adapt_batch_norm
 from brain_tumor_mri.classes import class_names
 from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.images import DEFAULT_MAX_PIXELS, load_images, load_rgb
+from brain_tumor_mri.images import (
+    DEFAULT_FORMATS,
+    DEFAULT_MAX_PIXELS,
+    load_images,
+    load_rgb,
+)
 from brain_tumor_mri.prediction import (
     REVIEW_COLUMN,
     image_size,
@@ -36,11 +41,13 @@ def decode_images(
     inference_model: keras.Model,
     inference_calibration: Mapping[str, Any],
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> dict[str, Any]:
     """Read every file and prepare it as the model's training run did (its
     ``image_preprocessing``, from ``calibration.json``), at the model's input size.
 
-    A file of more than ``max_pixels`` pixels is unreadable, refused from its header.
+    A file of more than ``max_pixels`` pixels, or of a format not in ``formats``, is
+    unreadable, refused from its header.
 
     Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
     "errors": {unreadable file: reason}}``, files in sorted order.
@@ -52,6 +59,7 @@ def decode_images(
         size,
         preprocessing,
         max_pixels,
+        formats,
     )
     for file, reason in decoded.errors.items():
         logger.warning("Cannot predict '%s': %s", file, reason)
@@ -67,12 +75,15 @@ def _overlay(
     heatmap: np.ndarray,
     alpha: float,
     preprocessing: Mapping[str, Any] | None,
+    formats: Sequence[str],
 ) -> Image.Image:
     """The heatmap over the image at full resolution, cropped as the model saw it.
 
     Only files that ``decode_images`` read, within its pixel limit, get an overlay.
     """
-    image = load_rgb(load(), preprocessing=preprocessing, max_pixels=None)
+    image = load_rgb(
+        load(), preprocessing=preprocessing, max_pixels=None, formats=formats
+    )
     return Image.fromarray(overlay_heatmap(image, heatmap, alpha))
 
 
@@ -116,6 +127,7 @@ def predict_images(
     classes: Sequence[Mapping[str, Any]],
     params: Mapping[str, Any],
     gradcam: Mapping[str, Any],
+    formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
     """The predictions table of every file, and a Grad-CAM overlay per readable image.
 
@@ -156,7 +168,12 @@ def predict_images(
     preprocessing = inference_calibration.get("image_preprocessing")
     overlays = {
         file: partial(
-            _overlay, inference_images[file], heatmap, gradcam["alpha"], preprocessing
+            _overlay,
+            inference_images[file],
+            heatmap,
+            gradcam["alpha"],
+            preprocessing,
+            formats,
         )
         for file, heatmap in zip(files, heatmaps, strict=True)
     }

@@ -21,18 +21,24 @@ def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positiona
     calibration: Mapping[str, Any],
     max_image_pixels: int,
     serving: Mapping[str, int],
+    image_formats: Sequence[str],
 ) -> ServableModel:
     """The trained model, its class names, an input example, its calibration and the
     request limits.
 
     The example is a validation image (PNG); the calibration is the temperature, review
     threshold and image preprocessing of the training run; the limits are ``serving``
-    and ``max_image_pixels``, the limit of each image.
+    and ``max_image_pixels``, the limit of each image, and the accepted
+    ``image_formats``.
     """
     return ServableModel(
         trained_model,
         class_names(classes),
         png_bytes(val_cache["images"][0]),
         dict(calibration),
-        RequestLimits(**serving, max_image_pixels=max_image_pixels),
+        RequestLimits(
+            **serving,
+            max_image_pixels=max_image_pixels,
+            image_formats=tuple(image_formats),
+        ),
     )

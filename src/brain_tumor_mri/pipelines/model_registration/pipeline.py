@@ -20,6 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "calibration",
                     "params:preprocessing.max_image_pixels",
                     "params:serving",
+                    "params:preprocessing.image_formats",
                 ],
                 outputs="servable_model",
                 name="register_servable_model",

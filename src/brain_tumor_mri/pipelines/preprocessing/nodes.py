@@ -154,7 +154,10 @@ def index_raw_files(
             "sha256": hashlib.sha256(data).hexdigest(),
         }
         try:
-            row.update(read_header(data, params["max_image_pixels"])._asdict())
+            header = read_header(
+                data, params["max_image_pixels"], params["image_formats"]
+            )
+            row.update(header._asdict())
         except ImageReadError as error:
             row.update(
                 width=None, height=None, mode=None, format=None, header_error=str(error)
@@ -216,6 +219,7 @@ def validate_images(
                 raw_images[path](),
                 draft_size=VALIDATION_DECODE_SIZE,
                 max_pixels=params["max_image_pixels"],
+                formats=params["image_formats"],
             )
         except ImageReadError as error:
             return "", math.nan, str(error)
@@ -447,7 +451,11 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
                     list(
                         pool.map(
                             lambda p: load_rgb(
-                                raw_images[p](), size, image_preprocessing, max_pixels
+                                raw_images[p](),
+                                size,
+                                image_preprocessing,
+                                max_pixels,
+                                params["image_formats"],
                             ),
                             batch,
                         )
