@@ -21,7 +21,7 @@ PREPROCESSING = {
     "near_duplicate_max_distance": 6,
     "workers": 2,
     "max_image_pixels": 25_000_000,
-    "image_formats": ["JPEG", "PNG"],
+    "image_formats": ["JPEG", "PNG", "DICOM"],
     "shortcut_audit": {"warn_above_majority": 0.2},
 }
 # The source_groups group of conf/base/parameters.yml.
@@ -140,9 +140,9 @@ def hostile_formats(image: Image.Image) -> dict[str, bytes]:
 
 # The reason that each of ``hostile_formats`` is refused with.
 HOSTILE_REASONS = {
-    "scan.eps": "EPS image, not an accepted format (JPEG, PNG;",
-    "scan.gif": "GIF image, not an accepted format (JPEG, PNG;",
-    "scan.tif": "TIFF image, not an accepted format (JPEG, PNG;",
-    "scan.webp": "WEBP image, not an accepted format (JPEG, PNG;",
+    "scan.eps": "EPS image, not an accepted format (JPEG, PNG, DICOM;",
+    "scan.gif": "GIF image, not an accepted format (JPEG, PNG, DICOM;",
+    "scan.tif": "TIFF image, not an accepted format (JPEG, PNG, DICOM;",
+    "scan.webp": "WEBP image, not an accepted format (JPEG, PNG, DICOM;",
     "animated.png": "PNG image of 2 frames (animated or multi-page)",
 }

@@ -197,8 +197,9 @@ def test_served_model_refuses_other_formats_by_name(
         response = post(url, split_payload([b64(png(40, 30)), b64(data)]))
         assert response.status_code == 400, response.text
         message = response.json()["message"]
-        assert "1 of 2 values in column 'image' are not base64-encoded JPEG or PNG" in (
-            message
+        assert (
+            "1 of 2 values in column 'image' are not base64-encoded JPEG, PNG or DICOM"
+            in (message)
         )
         assert f"row 1: {HOSTILE_REASONS[name]}" in message, message
 

@@ -97,7 +97,7 @@ def _check_request_pixels(
 
 
 def _formats(limits: RequestLimits) -> str:
-    """``JPEG or PNG``: the accepted formats, for messages."""
+    """``JPEG, PNG or DICOM``: the accepted formats, for messages."""
     *others, last = limits.image_formats
     return f"{', '.join(others)} or {last}" if others else last
 
