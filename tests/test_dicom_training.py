@@ -54,8 +54,9 @@ def test_training_on_dicoms_keeps_patient_data_out_of_every_output(
     raw = _raw_folder(tmp_path / "raw", shared_data_dir)
     project = copy_project(tmp_path / "project")
     (tmp_path / "logging.yml").write_text(LOGGING)
+    # One more than PER_CLASS, so that the report (the last glioma file) is indexed.
     params = (
-        f"raw_data_dir={raw},preprocessing.max_images_per_class={PER_CLASS},"
+        f"raw_data_dir={raw},preprocessing.max_images_per_class={PER_CLASS + 1},"
         "model_training.epochs=1"
     )
     command = [sys.executable, "-m", "kedro", "run", "--pipelines", "training"]
