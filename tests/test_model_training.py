@@ -41,6 +41,8 @@ HISTORY_KEYS = {
     "accuracy",
     "val_loss",
     "val_accuracy",
+    "val_worst_group_accuracy",
+    "val_group_balanced_accuracy",
     "learning_rate",
 }
 HISTORY = Path("data/08_reporting/training_history.json")

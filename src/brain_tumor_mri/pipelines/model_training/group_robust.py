@@ -11,7 +11,6 @@ import keras
 import numpy as np
 import pandas as pd
 
-from brain_tumor_mri.prediction import predict_in_batches
 from brain_tumor_mri.source_groups import group_cells, group_robust_accuracy
 
 
@@ -41,8 +40,19 @@ class GroupRobustValidation(keras.callbacks.Callback):
         labels = np.asarray(self.val_cache["labels"])
         if logs is None or len(labels) == 0:
             return
-        probabilities = predict_in_batches(
-            self.model, self.val_cache["images"], self.batch_size
+        images = self.val_cache["images"]
+        # A plain call in the cross-replica context: works under every tf.distribute
+        # strategy, where predict_on_batch does not.
+        probabilities = np.concatenate(
+            [
+                keras.ops.convert_to_numpy(
+                    self.model(
+                        np.asarray(images[start : start + self.batch_size]),
+                        training=False,
+                    )
+                )
+                for start in range(0, len(images), self.batch_size)
+            ]
         )
         cells = group_cells(
             labels,
