@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -55,9 +56,14 @@ def test_pipeline_runs_with_the_project_catalog(project_copy: Path):
         "image_size",
         "image_preprocessing",
         "preprocessing",
+        "source_groups",
+        "evaluation",
     ):
         catalog[f"params:{name}"] = parameters[name]
-    outputs = SequentialRunner().run(create_pipeline(), catalog)
+    # The shortcut audit's metrics and artifact go to an MLflow run, as in a session.
+    mlflow.set_tracking_uri(f"sqlite:///{project_copy / 'mlflow.db'}")
+    with mlflow.start_run():
+        outputs = SequentialRunner().run(create_pipeline(), catalog)
     assert {type(dataset).__name__ for dataset in outputs.values()} >= {
         "CSVDataset",
         "JSONDataset",
