@@ -21,6 +21,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 # Folded into a batch's seed for the acquisition changes, so that adding them leaves
 # the draws of the other augmentations as they were.
 ACQUISITION = 1
+ACQUISITION_CHANGES = ("resolution", "sharpness", "jpeg_quality")
 FLIPS = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}
 
 
@@ -180,13 +181,14 @@ def augment(
         images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
     if params.get("rotation") or params.get("zoom") or params.get("translation"):
         images = _geometry(images, seeds[2:5], params, strength)
-    acquisition_seed = tf.random.experimental.stateless_fold_in(seed, ACQUISITION)
-    images = _acquisition(
-        images,
-        tf.random.experimental.stateless_split(acquisition_seed, num=3),
-        params,
-        strength,
-    )
+    if any(params.get(name) for name in ACQUISITION_CHANGES):
+        acquisition_seed = tf.random.experimental.stateless_fold_in(seed, ACQUISITION)
+        images = _acquisition(
+            images,
+            tf.random.experimental.stateless_split(acquisition_seed, num=3),
+            params,
+            strength,
+        )
     images = _intensity(images, seeds[5:10], params, strength)
     return tf.clip_by_value(images, 0, 255)
 

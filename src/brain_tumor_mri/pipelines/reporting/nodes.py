@@ -59,7 +59,7 @@ def class_counts(
     return counts.astype(int)
 
 
-def group_counts(
+def class_group_counts(
     data_split: pd.DataFrame, classes: Sequence[Mapping[str, Any]]
 ) -> pd.DataFrame:
     """Images per class (rows) and split x source group (columns)."""
@@ -295,7 +295,7 @@ def build_report(
         },
         leakage_summary=leakage_summary,
         shortcut_audit=shortcut_audit,
-        group_counts=group_counts(data_split, parameters["classes"]),
+        group_counts=class_group_counts(data_split, parameters["classes"]),
         source_group_figures=_captioned(source_group_pngs),
         class_counts=class_counts(data_split, parameters["classes"]),
         parameters=parameters,
