@@ -61,7 +61,10 @@ def test_pipeline_runs_with_the_project_catalog(project_copy: Path):
     ):
         catalog[f"params:{name}"] = parameters[name]
     # The shortcut audit's metrics and artifact go to an MLflow run, as in a session.
+    # An experiment of its own: an earlier module's session may have left another
+    # store's experiment id active.
     mlflow.set_tracking_uri(f"sqlite:///{project_copy / 'mlflow.db'}")
+    mlflow.set_experiment("preprocessing_catalog")
     with mlflow.start_run():
         outputs = SequentialRunner().run(create_pipeline(), catalog)
     assert {type(dataset).__name__ for dataset in outputs.values()} >= {
