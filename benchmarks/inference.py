@@ -35,11 +35,11 @@ from kedro.framework.hooks import hook_impl
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from brain_tumor_mri.classes import class_names
-from brain_tumor_mri.gradcam import make_gradcam_heatmaps
-from brain_tumor_mri.model import build_classifier
+from brain_tumor_mri.core.classes import class_names
+from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps
+from brain_tumor_mri.core.model import build_classifier
+from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.pipelines.inference.nodes import prediction_table
-from brain_tumor_mri.prediction import predict_in_batches
 
 from support import DATA, ROOT, SMALL_HEAD, project_copy
 
@@ -148,7 +148,7 @@ def main() -> None:
         session.run(pipeline_names=["inference"])
     run_s = time.perf_counter() - start
 
-    from brain_tumor_mri.registry import load_keras_model  # noqa: PLC0415
+    from brain_tumor_mri.tracking.logged_models import load_keras_model  # noqa: PLC0415
 
     model = load_keras_model(uri)
     images = profile.decoded["images"]

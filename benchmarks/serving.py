@@ -37,9 +37,9 @@ import pandas as pd
 import requests
 import yaml
 
-from brain_tumor_mri.images import load_rgb
-from brain_tumor_mri.registry import load_keras_model
+from brain_tumor_mri.core.images import load_rgb
 from brain_tumor_mri.serving.request import images_from_request
+from brain_tumor_mri.tracking.logged_models import load_keras_model
 
 from support import DATA, ROOT, SMALL_HEAD
 
@@ -71,8 +71,8 @@ import keras, mlflow
 from PIL import Image
 from brain_tumor_mri.datasets import MlflowServableModelDataset
 from brain_tumor_mri.serving.image_classifier import ServableModel
-from brain_tumor_mri.images import load_rgb
-from brain_tumor_mri.model import build_classifier
+from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.model import build_classifier
 
 size, store, example = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 calibration, head = json.loads(sys.argv[4]), json.loads(sys.argv[5])

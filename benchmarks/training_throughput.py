@@ -37,9 +37,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from brain_tumor_mri.core.model import build_classifier, with_precision
 from brain_tumor_mri.datasets import NumpyArraysDataset
-from brain_tumor_mri.model import build_classifier, with_precision
-from brain_tumor_mri.pipelines.model_training.data_pipeline import training_dataset
+from brain_tumor_mri.pipelines.model_training.tf_data import training_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("synthetic", "tfdata", "notebook")

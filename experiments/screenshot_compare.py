@@ -19,7 +19,8 @@ from mlflow import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser_support import (  # noqa: E402
+from tests.end_to_end.browser.test_mlflow_ui import compare_url, tidy_for_screenshot  # noqa: E402
+from tests.helpers.browser import (  # noqa: E402
     HOST,
     chromium_page,
     free_port,
@@ -27,7 +28,6 @@ from tests.browser_support import (  # noqa: E402
     save_screenshot,
     serve,
 )
-from tests.test_mlflow_ui_browser import compare_url, tidy_for_screenshot  # noqa: E402
 
 NAME = "accuracy_candidates_compare.png"
 

@@ -102,8 +102,8 @@ def mlflow_state_stays_in_its_test():
 @pytest.fixture(scope="module")
 def chromium() -> None:
     """Chromium for a browser test, checked before its costly fixtures: the test skips
-    without it, or fails where ``CI`` is set (see ``tests/browser_support.py``)."""
-    from tests.browser_support import require_chromium  # noqa: PLC0415 (Playwright)
+    without it, or fails where ``CI`` is set (see ``tests/helpers/browser.py``)."""
+    from tests.helpers.browser import require_chromium  # noqa: PLC0415 (Playwright)
 
     require_chromium()
 

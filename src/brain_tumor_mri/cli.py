@@ -14,7 +14,11 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run
 
-from brain_tumor_mri.multi_worker import is_chief, tf_config_workers, worker_name
+from brain_tumor_mri.framework.multi_worker import (
+    is_chief,
+    tf_config_workers,
+    worker_name,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -3,15 +3,15 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from brain_tumor_mri.hooks import (
+from brain_tumor_mri.framework.hooks import (
     FailedRunReasonHook,
     InferenceInputHook,
     MlflowRunNameHook,
     ParameterCheckHook,
     RawDataLayoutHook,
 )
-from brain_tumor_mri.multi_worker import NonChiefWorkerHook, is_chief
-from brain_tumor_mri.warning_filters import install_warning_filters
+from brain_tumor_mri.framework.multi_worker import NonChiefWorkerHook, is_chief
+from brain_tumor_mri.framework.warning_filters import install_warning_filters
 
 install_warning_filters()
 

@@ -16,7 +16,7 @@ from mlflow.models import infer_signature
 
 import brain_tumor_mri
 from brain_tumor_mri.datasets.kedro_mlflow_switch import MlflowLoggingSwitch
-from brain_tumor_mri.registry import CALIBRATION_FILE, KERAS_ARTIFACT
+from brain_tumor_mri.serving.artifacts import CALIBRATION_FILE, KERAS_ARTIFACT
 from brain_tumor_mri.serving.image_classifier import (
     CALIBRATION_ARTIFACT,
     MODEL_CODE,

@@ -27,13 +27,17 @@ from mlflow.exceptions import MlflowException
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from brain_tumor_mri.gradcam import (
+from brain_tumor_mri.core.gradcam import (
     DEFAULT_LAYER,
     make_gradcam_heatmaps,
     overlay_heatmap,
 )
-from brain_tumor_mri.images import load_rgb
-from brain_tumor_mri.prediction import REVIEW_COLUMN, image_size, probability_columns
+from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.prediction import (
+    REVIEW_COLUMN,
+    image_size,
+    probability_columns,
+)
 from brain_tumor_mri.serving.image_classifier import BATCH_SIZE, ImageClassifier
 from brain_tumor_mri.serving.request import decode_base64_image, read_request_images
 

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from brain_tumor_mri.prediction import (
+from brain_tumor_mri.core.prediction import (
     image_size,
     model_image_preprocessing,
     predict_in_batches,
     prediction_frame,
 )
-from brain_tumor_mri.registry import KERAS_ARTIFACT
+from brain_tumor_mri.serving.artifacts import KERAS_ARTIFACT
 from brain_tumor_mri.serving.request import RequestLimits, images_from_request
 
 logger = logging.getLogger(__name__)

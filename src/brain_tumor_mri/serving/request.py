@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from brain_tumor_mri.images import (
+from brain_tumor_mri.core.images import (
     DEFAULT_FORMATS,
     DEFAULT_MAX_PIXELS,
     DecodedImages,

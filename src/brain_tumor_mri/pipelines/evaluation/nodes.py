@@ -13,8 +13,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from brain_tumor_mri.adaptation import adapt_batch_norm
-from brain_tumor_mri.calibration import (
+from brain_tumor_mri.core.adaptation import adapt_batch_norm
+from brain_tumor_mri.core.calibration import (
     LOG_TEMPERATURE_BOUNDS,
     apply_temperature,
     choose_confidence_threshold,
@@ -23,17 +23,17 @@ from brain_tumor_mri.calibration import (
     review_metrics,
     screening_metrics,
 )
-from brain_tumor_mri.classes import class_names, folder_to_class
-from brain_tumor_mri.images import load_images
-from brain_tumor_mri.metrics import (
+from brain_tumor_mri.core.classes import class_names, folder_to_class
+from brain_tumor_mri.core.images import load_images
+from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,
     flatten_for_mlflow,
     metrics_table,
     summary_table,
 )
-from brain_tumor_mri.prediction import predict_in_batches
-from brain_tumor_mri.source_groups import source_group_metrics
+from brain_tumor_mri.core.prediction import predict_in_batches
+from brain_tumor_mri.core.source_groups import source_group_metrics
 
 logger = logging.getLogger(__name__)
 

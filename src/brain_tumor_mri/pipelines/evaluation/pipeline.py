@@ -3,7 +3,7 @@ metrics of every split, log them."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from brain_tumor_mri.metrics import ADAPTED_SUFFIX, EVALUATED_SPLITS, images_of
+from brain_tumor_mri.core.metrics import ADAPTED_SUFFIX, EVALUATED_SPLITS, images_of
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
     choose_review_threshold,

@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from brain_tumor_mri.adaptation import adapt_batch_norm
-from brain_tumor_mri.classes import class_names
-from brain_tumor_mri.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.images import (
+from brain_tumor_mri.core.adaptation import adapt_batch_norm
+from brain_tumor_mri.core.classes import class_names
+from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
+from brain_tumor_mri.core.images import (
     DEFAULT_FORMATS,
     DEFAULT_MAX_PIXELS,
     load_images,
     load_rgb,
 )
-from brain_tumor_mri.prediction import (
+from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
     image_size,
     model_image_preprocessing,

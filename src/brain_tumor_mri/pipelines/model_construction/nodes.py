@@ -8,8 +8,8 @@ from typing import Any
 
 import keras
 
-from brain_tumor_mri.classes import class_names
-from brain_tumor_mri.model import build_classifier
+from brain_tumor_mri.core.classes import class_names
+from brain_tumor_mri.core.model import build_classifier
 
 logger = logging.getLogger(__name__)
 

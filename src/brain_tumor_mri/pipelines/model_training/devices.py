@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras.src import tree
 from keras.src.backend.tensorflow import trainer as keras_tf_trainer
 
-from brain_tumor_mri.multi_worker import tf_config_workers
+from brain_tumor_mri.framework.multi_worker import tf_config_workers
 
 
 def gpu_names() -> list[str]:
@@ -97,7 +97,7 @@ def _let_keras_fit_under_multi_worker() -> None:
     of the batch, and logs are reduced over this worker's replicas only: the metric
     variables are mirrored with ``sum`` aggregation, so they already hold the totals
     of every worker, and each worker reports the same values. Only this function
-    touches Keras' private names; tests/test_multi_worker.py fails when they change.
+    touches Keras' private names; tests/framework/test_multi_worker.py fails when they change.
     """
     keras_tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _build_from_a_local_batch
     keras_tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False

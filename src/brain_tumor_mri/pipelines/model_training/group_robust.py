@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from brain_tumor_mri.source_groups import group_cells, group_robust_accuracy
+from brain_tumor_mri.core.source_groups import group_cells, group_robust_accuracy
 
 
 class GroupRobustValidation(keras.callbacks.Callback):

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from brain_tumor_mri.core.model import set_trainable_stages, with_precision
 from brain_tumor_mri.datasets import ModelWithExample
-from brain_tumor_mri.model import set_trainable_stages, with_precision
 from brain_tumor_mri.pipelines.model_training.checkpoints import (
     CheckpointState,
     EpochCheckpoint,
@@ -21,12 +21,6 @@ from brain_tumor_mri.pipelines.model_training.checkpoints import (
     restore_seed_states,
     run_fingerprint,
     weights_digest,
-)
-from brain_tumor_mri.pipelines.model_training.data_pipeline import (
-    balanced_class_weights,
-    evaluation_dataset,
-    steps_per_epoch,
-    training_dataset,
 )
 from brain_tumor_mri.pipelines.model_training.devices import (
     distribution_strategy,
@@ -42,6 +36,12 @@ from brain_tumor_mri.pipelines.model_training.group_robust import (
 from brain_tumor_mri.pipelines.model_training.live_metrics import (
     MlflowEpochMetrics,
     log_new_epochs,
+)
+from brain_tumor_mri.pipelines.model_training.tf_data import (
+    balanced_class_weights,
+    evaluation_dataset,
+    steps_per_epoch,
+    training_dataset,
 )
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.model_selection import StratifiedGroupKFold
 from tqdm.auto import tqdm
 
-from brain_tumor_mri.classes import class_names, folder_to_class
-from brain_tumor_mri.images import (
+from brain_tumor_mri.core.classes import class_names, folder_to_class
+from brain_tumor_mri.core.images import (
     ImageReadError,
     decode_image,
     load_rgb,
@@ -26,6 +26,7 @@ from brain_tumor_mri.images import (
     read_header,
     to_rgb8,
 )
+from brain_tumor_mri.core.source_groups import assign_source_groups
 from brain_tumor_mri.pipelines.preprocessing.near_duplicates import (
     equal_key_pairs,
     hex_to_uint64,
@@ -39,7 +40,6 @@ from brain_tumor_mri.pipelines.preprocessing.shortcut_audit import (
     metadata_baseline,
     mlflow_metrics,
 )
-from brain_tumor_mri.source_groups import assign_source_groups
 
 logger = logging.getLogger(__name__)
 

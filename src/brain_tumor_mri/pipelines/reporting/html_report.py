@@ -18,8 +18,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from brain_tumor_mri.metrics import confusion_table, metrics_table, summary_table
-from brain_tumor_mri.plots import figure_to_png, group_scores, leakage_counts
+from brain_tumor_mri.core.metrics import confusion_table, metrics_table, summary_table
+from brain_tumor_mri.pipelines.reporting.figures import (
+    figure_to_png,
+    group_scores,
+    leakage_counts,
+)
 
 SECTIONS = {
     "dataset": "Data set and leakage audit",

@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from brain_tumor_mri import __version__, plots
-from brain_tumor_mri.calibration import risk_coverage_curve
-from brain_tumor_mri.classes import class_names
-from brain_tumor_mri.gradcam import (
+from brain_tumor_mri import __version__
+from brain_tumor_mri.core.calibration import risk_coverage_curve
+from brain_tumor_mri.core.classes import class_names
+from brain_tumor_mri.core.gradcam import (
     DEFAULT_LAYER,
     make_gradcam_heatmaps,
     overlay_heatmap,
 )
+from brain_tumor_mri.pipelines.reporting import figures as plots
 from brain_tumor_mri.pipelines.reporting.html_report import build_html_report
 
 Figures = dict[str, Figure]

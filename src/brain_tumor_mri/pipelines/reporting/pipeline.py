@@ -4,7 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from brain_tumor_mri.metrics import EVALUATED_SPLITS, images_of
+from brain_tumor_mri.core.metrics import EVALUATED_SPLITS, images_of
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
     collect_report_parameters,
