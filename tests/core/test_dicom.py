@@ -20,8 +20,8 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import (
     index_raw_files,
     validate_images,
 )
-from tests.helpers import dicom_files
 from tests.conftest import SHARED_DATA
+from tests.helpers import dicom_files
 from tests.helpers.raw_folders import CLASSES, PREPROCESSING, SOURCE_GROUPS
 
 GLIOMA = SHARED_DATA / "Testing/glioma_tumor/image(1).jpg"

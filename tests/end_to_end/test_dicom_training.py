@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import dicom_files
 from tests.conftest import copy_project
+from tests.helpers import dicom_files
 from tests.pipelines.inference.test_pipeline import LOGGING
 
 PER_CLASS = 12

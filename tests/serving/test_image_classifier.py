@@ -25,8 +25,8 @@ from PIL import Image
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.images import load_rgb
 from brain_tumor_mri.serving.request import decode_base64_image, images_from_request
-from tests.helpers import dicom_files
 from tests.conftest import QuickTrainingRun
+from tests.helpers import dicom_files
 from tests.helpers.browser import serve
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")

@@ -19,9 +19,9 @@ import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import Page
 
-from tests.helpers import dicom_files
 from tests.conftest import QuickTrainingRun
 from tests.end_to_end.browser.test_kedro_viz import _listening_addresses
+from tests.helpers import dicom_files
 from tests.helpers.browser import (
     HOST,
     chromium_page,

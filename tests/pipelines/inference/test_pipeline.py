@@ -33,8 +33,8 @@ from brain_tumor_mri.datasets import (
 )
 from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from brain_tumor_mri.tracking.logged_models import latest_model_uri, model_run_id
-from tests.helpers import dicom_files
 from tests.conftest import QuickTrainingRun, copy_project
+from tests.helpers import dicom_files
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
 PROBABILITIES = [f"probability_{name}" for name in CLASSES]
