@@ -76,7 +76,7 @@ def package_modules() -> list[str]:
 
 def test_every_module_imports_without_the_rest_of_the_package():
     modules = package_modules()
-    assert "brain_tumor_mri.config.model_parameters" in modules
+    assert "brain_tumor_mri.config.shared" in modules
     assert "brain_tumor_mri.pipelines.inference.nodes" in modules
     script = IMPORT_EACH_IN_A_FORK.format(third_party=THIRD_PARTY, modules=modules)
     result = subprocess.run(

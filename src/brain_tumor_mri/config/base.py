@@ -1,12 +1,56 @@
-"""The base of every parameter schema, in a module of its own so that the schema
-modules (``parameters``, ``model_parameters``) import it without importing each other."""
+"""The base of every parameter schema, and the decorator that hands nodes their
+parameters as validated schema objects."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
 from pydantic import BaseModel, ConfigDict
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class StrictModel(BaseModel):
     """A parameter group whose unknown keys (typos) are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _schema_arguments(func: Callable[..., Any]) -> dict[str, type[StrictModel]]:
+    """The arguments of ``func`` annotated with a schema (``StrictModel`` subclass)."""
+    hints = typing.get_type_hints(func)
+    schemas = {}
+    for name, hint in hints.items():
+        candidates = typing.get_args(hint) or (hint,)
+        for candidate in candidates:
+            if isinstance(candidate, type) and issubclass(candidate, StrictModel):
+                schemas[name] = candidate
+    schemas.pop("return", None)
+    return schemas
+
+
+def typed_params(func: F) -> F:
+    """Validate a node's parameter arguments into their schema objects.
+
+    Kedro hands a node ``params:<group>`` as a plain dict; every argument annotated
+    with a ``StrictModel`` subclass is validated into that class before the call, so
+    the node reads typed attributes, and every default lives in ``conf/`` and its
+    schema. Arguments that already are schema objects pass unchanged.
+    """
+    signature = inspect.signature(func)
+    schemas = _schema_arguments(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        for name, schema in schemas.items():
+            value = bound.arguments.get(name)
+            if isinstance(value, Mapping):
+                bound.arguments[name] = schema.model_validate(dict(value))
+        return func(*bound.args, **bound.kwargs)
+
+    return typing.cast(F, wrapper)

@@ -13,8 +13,7 @@ from kedro.config import OmegaConfigLoader
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 from pydantic import ValidationError
 
-from brain_tumor_mri.config.model_parameters import MODEL_PARAMETER_SCHEMAS
-from brain_tumor_mri.config.parameters import StrictModel
+from brain_tumor_mri.config.base import StrictModel
 from brain_tumor_mri.core.model import (
     BLOCKS_PER_STAGE,
     IMAGENET_FILE,
@@ -24,6 +23,8 @@ from brain_tumor_mri.core.model import (
     set_trainable_stages,
     with_precision,
 )
+from brain_tumor_mri.pipelines.model_construction.params import ModelConstructionParams
+from brain_tumor_mri.pipelines.model_training.params import ModelTrainingParams
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
 
@@ -43,6 +44,12 @@ RESNET50_NOTOP_PARAMETERS = 23_587_712
 def model() -> keras.Model:
     keras.utils.set_random_seed(0)
     return build_classifier(SIZE, 4, HEAD)
+
+
+MODEL_PARAMETER_SCHEMAS = {
+    "model_construction": ModelConstructionParams,
+    "model_training": ModelTrainingParams,
+}
 
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:

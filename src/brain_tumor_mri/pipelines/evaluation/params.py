@@ -1,0 +1,29 @@
+"""The schema of the ``evaluation`` parameter group (``conf/base/parameters_evaluation.yml``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from brain_tumor_mri.config.base import StrictModel
+
+
+class ReviewParams(StrictModel):
+    target_accuracy: float = Field(gt=0, le=1)
+
+
+class ScreeningParams(StrictModel):
+    negative_class: str = Field(min_length=1)
+
+
+class EvaluationParams(StrictModel):
+    batch_size: int = Field(ge=1)
+    tta_flip: bool
+    ece_bins: int = Field(ge=1, le=100)
+    review: ReviewParams
+    screening: ScreeningParams
+    adapt_batch_norm: bool
+
+
+SCHEMAS: dict[str, Any] = {"evaluation": EvaluationParams}
