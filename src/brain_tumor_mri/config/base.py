@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,37 +20,40 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _schema_arguments(func: Callable[..., Any]) -> dict[str, type[StrictModel]]:
-    """The arguments of ``func`` annotated with a schema (``StrictModel`` subclass)."""
+def _holds_a_schema(hint: Any) -> bool:
+    """Whether a type hint is or contains a schema: ``P``, ``P | None``, ``list[P]``."""
+    if isinstance(hint, type) and issubclass(hint, StrictModel):
+        return True
+    return any(_holds_a_schema(inner) for inner in typing.get_args(hint))
+
+
+def _schema_arguments(func: Callable[..., Any]) -> dict[str, TypeAdapter[Any]]:
+    """A validator for each argument of ``func`` whose type hint holds a schema."""
     hints = typing.get_type_hints(func)
-    schemas = {}
-    for name, hint in hints.items():
-        candidates = typing.get_args(hint) or (hint,)
-        for candidate in candidates:
-            if isinstance(candidate, type) and issubclass(candidate, StrictModel):
-                schemas[name] = candidate
-    schemas.pop("return", None)
-    return schemas
+    hints.pop("return", None)
+    return {
+        name: TypeAdapter(hint) for name, hint in hints.items() if _holds_a_schema(hint)
+    }
 
 
 def typed_params(func: F) -> F:
     """Validate a node's parameter arguments into their schema objects.
 
-    Kedro hands a node ``params:<group>`` as a plain dict; every argument annotated
-    with a ``StrictModel`` subclass is validated into that class before the call, so
-    the node reads typed attributes, and every default lives in ``conf/`` and its
-    schema. Arguments that already are schema objects pass unchanged.
+    Kedro hands a node ``params:<group>`` as plain dicts and lists; every argument
+    whose type hint holds a ``StrictModel`` subclass (``P``, ``P | None``,
+    ``list[P]``) is validated into it before the call, so the node reads typed
+    attributes, and every default lives in ``conf/`` and its schema. Schema objects
+    pass unchanged.
     """
     signature = inspect.signature(func)
-    schemas = _schema_arguments(func)
+    validators = _schema_arguments(func)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(*args, **kwargs)
-        for name, schema in schemas.items():
-            value = bound.arguments.get(name)
-            if isinstance(value, Mapping):
-                bound.arguments[name] = schema.model_validate(dict(value))
+        for name, validator in validators.items():
+            if name in bound.arguments:
+                bound.arguments[name] = validator.validate_python(bound.arguments[name])
         return func(*bound.args, **bound.kwargs)
 
     return typing.cast(F, wrapper)
