@@ -123,7 +123,7 @@ def test_matches_scikit_learn(random_predictions) -> None:
     labels, probabilities = random_predictions
     predicted = probabilities.argmax(axis=1)
 
-    metrics = classification_metrics(labels, probabilities, CLASSES)
+    metrics = classification_metrics(labels, probabilities, CLASSES, ece_bins=15)
 
     assert metrics["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
     assert metrics["balanced_accuracy"] == pytest.approx(
@@ -170,7 +170,7 @@ def test_roc_auc_comes_from_probabilities_not_hard_labels(random_predictions) ->
     predicted = probabilities.argmax(axis=1)
     from_hard_labels = roc_auc_score(labels == 0, predicted == 0)
 
-    metrics = classification_metrics(labels, probabilities, CLASSES)
+    metrics = classification_metrics(labels, probabilities, CLASSES, ece_bins=15)
 
     assert metrics["per_class"][CLASSES[0]]["roc_auc"] != pytest.approx(
         from_hard_labels
@@ -181,7 +181,9 @@ def test_class_absent_from_the_split(random_predictions) -> None:
     labels, probabilities = random_predictions
     keep = labels != 2
 
-    metrics = classification_metrics(labels[keep], probabilities[keep], CLASSES)
+    metrics = classification_metrics(
+        labels[keep], probabilities[keep], CLASSES, ece_bins=15
+    )
 
     absent = metrics["per_class"]["no_tumor"]
     assert absent["support"] == 0
@@ -206,7 +208,7 @@ def test_class_absent_from_the_split(random_predictions) -> None:
 def test_single_class_split_does_not_crash() -> None:
     probabilities = np.array([[0.7, 0.2, 0.1, 0.0], [0.4, 0.3, 0.2, 0.1]])
 
-    metrics = classification_metrics([0, 0], probabilities, CLASSES)
+    metrics = classification_metrics([0, 0], probabilities, CLASSES, ece_bins=15)
 
     assert metrics["accuracy"] == 1.0
     assert metrics["macro_avg"]["roc_auc"] is None
@@ -215,7 +217,7 @@ def test_single_class_split_does_not_crash() -> None:
 
 def test_flatten_for_mlflow_names(random_predictions) -> None:
     labels, probabilities = random_predictions
-    metrics = classification_metrics(labels, probabilities, CLASSES)
+    metrics = classification_metrics(labels, probabilities, CLASSES, ece_bins=15)
 
     flat = {
         **flatten_for_mlflow(metrics, "val"),
@@ -252,7 +254,7 @@ def test_flatten_for_mlflow_names(random_predictions) -> None:
 
 def test_flatten_replaces_characters_mlflow_refuses() -> None:
     metrics = classification_metrics(
-        HAND_LABELS, HAND_PROBABILITIES, ["a+b", "c:d", "e (f)"]
+        HAND_LABELS, HAND_PROBABILITIES, ["a+b", "c:d", "e (f)"], ece_bins=15
     )
 
     flat = flatten_for_mlflow(metrics, "external")
@@ -265,7 +267,7 @@ def test_flatten_replaces_characters_mlflow_refuses() -> None:
 
 def test_tables(random_predictions) -> None:
     labels, probabilities = random_predictions
-    metrics = classification_metrics(labels, probabilities, CLASSES)
+    metrics = classification_metrics(labels, probabilities, CLASSES, ece_bins=15)
 
     table = metrics_table(metrics)
     confusion = confusion_table(metrics)
@@ -290,4 +292,4 @@ def test_tables(random_predictions) -> None:
 )
 def test_invalid_input_is_refused(labels, probabilities, message) -> None:
     with pytest.raises(ValueError, match=message):
-        classification_metrics(labels, probabilities, CLASSES)
+        classification_metrics(labels, probabilities, CLASSES, ece_bins=15)

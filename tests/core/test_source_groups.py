@@ -18,7 +18,6 @@ from brain_tumor_mri.core.source_groups import (
     assign_source_groups,
     source_group_metrics,
 )
-from brain_tumor_mri.pipelines.evaluation.nodes import choose_review_threshold
 from brain_tumor_mri.pipelines.model_training.group_robust import (
     GroupRobustValidation,
     group_balanced_weights,
@@ -116,33 +115,6 @@ def test_group_metrics_leave_out_small_cells() -> None:
     assert flat["test_tumour_sensitivity_b"] == 0.0
     assert flat["test_accuracy_a"] == 1.0
     assert flat["test_worst_group_accuracy"] == pytest.approx(0.8)
-
-
-def test_the_review_threshold_holds_in_every_source_group() -> None:
-    # Group a: right at any confidence; group b: the 20 least confident are wrong.
-    rng = np.random.default_rng(0)
-    labels = np.zeros(80, dtype=np.int64)
-    confidence = np.concatenate([rng.uniform(0.5, 1, 40), np.linspace(0.5, 1, 40)])
-    wrong = np.zeros(80, dtype=bool)
-    wrong[40:60] = True
-    probabilities = np.zeros((80, 4))
-    probabilities[np.arange(80), np.where(wrong, 1, 0)] = confidence
-    probabilities[np.arange(80), 3] = 1 - confidence
-    predictions = {
-        "labels": labels,
-        "probabilities": probabilities,
-        "groups": np.array(["a"] * 40 + ["b"] * 40),
-    }
-    params = {"review": {"target_accuracy": 0.9}}
-    plain = choose_review_threshold(
-        {k: v for k, v in predictions.items() if k != "groups"}, SOURCE_GROUPS, params
-    )
-    robust = choose_review_threshold(predictions, SOURCE_GROUPS, params)
-    assert robust["confidence_threshold"] > plain["confidence_threshold"]
-    kept = (confidence >= robust["confidence_threshold"]) & (np.arange(80) >= 40)
-    assert (~wrong[kept]).mean() >= 0.9
-    assert set(robust["chosen_by_group"]) == {"a", "b"}
-    assert robust["coverage"] < plain["coverage"]
 
 
 def _write_set(root: Path, planted: bool) -> Path:

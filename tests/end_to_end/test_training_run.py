@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from sklearn.metrics import log_loss
 
 from brain_tumor_mri.core.calibration import needs_review
-from brain_tumor_mri.core.metrics import EVALUATED_SPLITS
+from brain_tumor_mri.pipelines.evaluation.pipeline import EVALUATED_SPLITS
 from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")

@@ -28,27 +28,6 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-# The splits that evaluation measures and reporting draws (external: an optional
-# folder of labelled images, see conf/base/catalog_evaluation.yml).
-# The test splits are also measured with the model adapted to each one's own images
-# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted".
-ADAPTED_SPLITS = ("test", "test_dedup", "external")
-ADAPTED_SUFFIX = "_adapted"
-EVALUATED_SPLITS = (
-    "val",
-    "test",
-    "test_dedup",
-    "external",
-    *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
-)
-
-
-def images_of(split: str) -> str:
-    """The split whose images an evaluated split predicts (``test`` for
-    ``test_adapted``)."""
-    return split.removesuffix(ADAPTED_SUFFIX)
-
-
 PER_CLASS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 AVERAGES = ("macro_avg", "weighted_avg", "micro_avg")
 SCALARS = ("accuracy", "balanced_accuracy", "log_loss", "brier_score", "ece")
@@ -120,7 +99,7 @@ def _value(x: float) -> float | None:
 
 
 def reliability_bins(
-    labels: np.ndarray, probabilities: np.ndarray, num_bins: int = 15
+    labels: np.ndarray, probabilities: np.ndarray, num_bins: int
 ) -> list[dict[str, Any]]:
     """Top-label confidence in equal-width bins ``(lower, upper]`` of [0, 1].
 
@@ -188,7 +167,7 @@ def classification_metrics(
     labels: Sequence[int] | np.ndarray,
     probabilities: np.ndarray,
     class_names: Sequence[str],
-    ece_bins: int = 15,
+    ece_bins: int,
 ) -> dict[str, Any]:
     """Every metric of one split from its true labels and predicted probabilities.
 
@@ -215,14 +194,39 @@ def classification_metrics(
     probabilities = _validate(labels, np.asarray(probabilities, dtype=np.float64), k)
     predicted = probabilities.argmax(axis=1)
     every = list(range(k))
-    one_hot = np.eye(k, dtype=np.int64)[labels]
-    present = [c for c in every if (labels == c).any()]
+    scores = _label_scores(labels, predicted, k)
+    aucs, aps = _ranking_metrics(np.eye(k, dtype=np.int64)[labels], probabilities)
+    bins = reliability_bins(labels, probabilities, ece_bins)
+    return {
+        "n_samples": int(len(labels)),
+        "class_names": list(class_names),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "balanced_accuracy": scores["balanced_accuracy"],
+        "log_loss": float(log_loss(labels, probabilities, labels=every)),
+        "brier_score": float(
+            brier_score_loss(labels, probabilities, labels=every, scale_by_half=False)
+        ),
+        "ece": expected_calibration_error(bins),
+        "per_class": _per_class(scores, aucs, aps, class_names),
+        **_averages(labels, probabilities, scores, aucs, aps),
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=every).tolist(),
+        "reliability": bins,
+    }
 
+
+def _label_scores(
+    labels: np.ndarray, predicted: np.ndarray, num_classes: int
+) -> dict[str, Any]:
+    """Precision, recall, F1 and support per class, their macro and weighted averages
+    over the classes present, and the balanced accuracy (scikit-learn, 0 where a
+    denominator is 0)."""
+    every = list(range(num_classes))
+    present = [c for c in every if (labels == c).any()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         warnings.filterwarnings("ignore", message=".*y_pred contains classes not in")
         warnings.filterwarnings("ignore", message="A single label was found")
-        precision, recall, f1, support = precision_recall_fscore_support(
+        per_class = precision_recall_fscore_support(
             labels, predicted, labels=every, zero_division=0.0
         )
         averages = {
@@ -232,15 +236,23 @@ def classification_metrics(
             for name, average in (("macro_avg", "macro"), ("weighted_avg", "weighted"))
         }
         balanced = balanced_accuracy_score(labels, predicted)
-    aucs, aps = _ranking_metrics(one_hot, probabilities)
-    macro_auc = (
-        float(roc_auc_score(labels, probabilities, multi_class="ovr", labels=every))
-        if len(present) == k > 2
-        else _mean_defined(aucs)
-    )
-    bins = reliability_bins(labels, probabilities, ece_bins)
+    return {
+        "per_class": per_class,
+        "averages": averages,
+        "balanced_accuracy": float(balanced),
+    }
 
-    per_class = {
+
+def _per_class(
+    scores: Mapping[str, Any],
+    aucs: Sequence[float | None],
+    aps: Sequence[float | None],
+    class_names: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """The scores of each class; recall and F1 are None for a class absent from the
+    split."""
+    precision, recall, f1, support = scores["per_class"]
+    return {
         name: {
             "precision": float(precision[c]),
             "recall": float(recall[c]) if support[c] else None,
@@ -251,6 +263,19 @@ def classification_metrics(
         }
         for c, name in enumerate(class_names)
     }
+
+
+def _averages(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    scores: Mapping[str, Any],
+    aucs: Sequence[float | None],
+    aps: Sequence[float | None],
+) -> dict[str, dict[str, Any]]:
+    """``macro_avg``, ``weighted_avg`` and ``micro_avg`` (see
+    ``classification_metrics``)."""
+    k = probabilities.shape[1]
+    one_hot = np.eye(k, dtype=np.int64)[labels]
     summary = {
         name: {
             "precision": float(p),
@@ -258,8 +283,18 @@ def classification_metrics(
             "f1": float(f),
             "support": int(len(labels)),
         }
-        for name, (p, r, f, _) in averages.items()
+        for name, (p, r, f, _) in scores["averages"].items()
     }
+    present = len(np.unique(labels))
+    macro_auc = (
+        float(
+            roc_auc_score(
+                labels, probabilities, multi_class="ovr", labels=list(range(k))
+            )
+        )
+        if present == k > 2
+        else _mean_defined(aucs)
+    )
     summary["macro_avg"].update(roc_auc=macro_auc, average_precision=_mean_defined(aps))
     summary["micro_avg"] = {
         "roc_auc": _value(roc_auc_score(one_hot.ravel(), probabilities.ravel())),
@@ -267,21 +302,7 @@ def classification_metrics(
             average_precision_score(one_hot, probabilities, average="micro")
         ),
     }
-    return {
-        "n_samples": int(len(labels)),
-        "class_names": list(class_names),
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "balanced_accuracy": float(balanced),
-        "log_loss": float(log_loss(labels, probabilities, labels=every)),
-        "brier_score": float(
-            brier_score_loss(labels, probabilities, labels=every, scale_by_half=False)
-        ),
-        "ece": expected_calibration_error(bins),
-        "per_class": per_class,
-        **summary,
-        "confusion_matrix": confusion_matrix(labels, predicted, labels=every).tolist(),
-        "reliability": bins,
-    }
+    return summary
 
 
 def metric_name(*parts: str) -> str:

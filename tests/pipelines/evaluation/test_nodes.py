@@ -1,18 +1,15 @@
-"""The evaluation and reporting node functions on small real data, without Kedro."""
+"""The evaluation node functions on small real data, without Kedro."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
-from brain_tumor_mri.core.model import build_classifier
 from brain_tumor_mri.datasets import OptionalPartitionedDataset
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
@@ -24,115 +21,19 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     predict_probabilities,
     record_calibration,
 )
-from brain_tumor_mri.pipelines.preprocessing.nodes import audit_shortcuts
-from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
-from brain_tumor_mri.pipelines.reporting.nodes import (
-    SPLIT_FIGURES,
-    build_report,
-    class_counts,
-    dataset_figures,
-    gradcam_figures,
-    source_group_figures,
-    split_figures,
-    training_figures,
+from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams
+from tests.helpers.predictions import (
+    CALIBRATION,
+    EVALUATION,
+    split_cache,
 )
-from tests.helpers.raw_folders import IMAGE_PREPROCESSING, SOURCE_GROUPS
-
-CLASSES = [
-    {"name": "glioma_tumor", "aliases": ["glioma"]},
-    {"name": "meningioma_tumor", "aliases": ["meningioma"]},
-    {"name": "no_tumor", "aliases": ["notumor", "no"]},
-    {"name": "pituitary_tumor", "aliases": ["pituitary"]},
-]
-NAMES = [c["name"] for c in CLASSES]
-PARAMS = {
-    "ece_bins": 10,
-    "review": {"target_accuracy": 0.95},
-    "screening": {"negative_class": "no_tumor"},
-}
-CALIBRATION = {
-    "temperature": 1.5,
-    "confidence_threshold": 0.3,
-    "target_accuracy": 0.95,
-    "target_reached": True,
-}
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-HISTORY = {
-    "epoch": [1, 2],
-    "loss": [1.3, 1.1],
-    "accuracy": [0.4, 0.5],
-    "val_loss": [1.2, 1.25],
-    "val_accuracy": [0.45, 0.4],
-    "learning_rate": [1e-3, 1e-3],
-}
-LEAKAGE = {
-    "near_duplicate_max_distance": 6,
-    "images": {"test": {"total": 16, "per_class": {n: 4 for n in NAMES}}},
-    "exact_duplicates": {
-        "groups": 1,
-        "files": 2,
-        "groups_across_splits": 1,
-        "pairs": 1,
-        "label_conflict_pairs": 0,
-    },
-    "near_duplicates": {
-        "pairs": 2,
-        "pairs_within_train": 1,
-        "pairs_within_test": 0,
-        "pairs_across_splits": 1,
-        "label_conflict_pairs": 0,
-        "pairs_by_distance": {"3": 2},
-        "label_conflict_pairs_by_distance": {},
-    },
-    "test_images_with_duplicate_in_train": {
-        "total": 1,
-        "per_class": {"glioma_tumor": 1},
-    },
-}
-
-
-def split_cache(count: int, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count, dtype=np.int64) % 4
-    return {
-        "images": rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8),
-        "labels": labels,
-        "paths": np.array(
-            [f"Testing/{NAMES[k]}/{i}.jpg" for i, k in enumerate(labels)]
-        ),
-        "groups": np.array(["512px_source", "other_source"] * (count // 2))[:count],
-    }
+from tests.helpers.predictions import small_model as build_small_model
+from tests.helpers.raw_folders import CLASSES, IMAGE_PREPROCESSING, SOURCE_GROUPS
 
 
 @pytest.fixture(scope="module")
 def small_model() -> keras.Model:
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs)
-
-
-@pytest.fixture(scope="module")
-def data_split() -> pd.DataFrame:
-    rows = []
-    for split, per_class in (("train", 5), ("val", 2), ("test", 4)):
-        for k, name in enumerate(NAMES):
-            for i in range(per_class + k):
-                rows.append(
-                    {
-                        "path": f"{split}/{name}/{i}.jpg",
-                        "split": split,
-                        "label": name,
-                        "label_index": k,
-                        "cluster": len(rows),
-                        "test_dedup": split == "test" and i > 0,
-                        "source_group": "512px_source" if i % 3 else "other_source",
-                    }
-                )
-    return pd.DataFrame(rows)
+    return build_small_model()
 
 
 def test_predict_probabilities_in_batches_with_and_without_flip(small_model) -> None:
@@ -140,9 +41,13 @@ def test_predict_probabilities_in_batches_with_and_without_flip(small_model) -> 
     expected = small_model.predict(cache["images"], verbose=0)
     mirrored = small_model.predict(cache["images"][:, :, ::-1], verbose=0)
 
-    plain = predict_probabilities(small_model, cache, {"batch_size": 4})
+    plain = predict_probabilities(small_model, cache, {**EVALUATION, "batch_size": 4})
     flipped = predict_probabilities(
-        small_model, cache, {"batch_size": 4, "tta_flip": True}
+        small_model,
+        cache,
+        EvaluationParams.model_validate(
+            {**EVALUATION, "batch_size": 4, "tta_flip": True}
+        ),
     )
 
     assert plain["probabilities"].shape == (10, 4)
@@ -163,14 +68,14 @@ def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
         "paths": np.zeros(0, str),
     }
 
-    predictions = predict_probabilities(small_model, empty, {})
+    predictions = predict_probabilities(small_model, empty, EVALUATION)
     calibrated = calibrate_probabilities(predictions, CALIBRATION)
 
     assert predictions["probabilities"].shape == (0, 4)
     assert calibrated["probabilities"].shape == (0, 4)
     assert (
         evaluate_predictions(
-            predictions, calibrated, CALIBRATION, CLASSES, SOURCE_GROUPS, PARAMS
+            predictions, calibrated, CALIBRATION, CLASSES, SOURCE_GROUPS, EVALUATION
         )
         == {}
     )
@@ -179,14 +84,16 @@ def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
 def test_collect_metrics_names_every_split(small_model) -> None:
     metrics = {}
     for i, split in enumerate(("val", "test", "test_dedup")):
-        predictions = predict_probabilities(small_model, split_cache(12, seed=i), {})
+        predictions = predict_probabilities(
+            small_model, split_cache(12, seed=i), EVALUATION
+        )
         metrics[split] = evaluate_predictions(
             predictions,
             calibrate_probabilities(predictions, CALIBRATION),
             CALIBRATION,
             CLASSES,
             SOURCE_GROUPS,
-            PARAMS,
+            EVALUATION,
         )
 
     evaluated, summary, per_class, confusion, mlflow_metrics = collect_metrics(
@@ -228,11 +135,13 @@ def test_collect_metrics_names_every_split(small_model) -> None:
 
 
 def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) -> None:
-    predictions = predict_probabilities(small_model, split_cache(40, seed=3), {})
+    predictions = predict_probabilities(
+        small_model, split_cache(40, seed=3), EVALUATION
+    )
 
     fit = fit_validation_temperature(predictions)
     calibrated = calibrate_probabilities(predictions, fit)
-    threshold = choose_review_threshold(calibrated, SOURCE_GROUPS, PARAMS)
+    threshold = choose_review_threshold(calibrated, SOURCE_GROUPS, EVALUATION["review"])
     calibration = record_calibration(fit, threshold, IMAGE_PREPROCESSING)
 
     assert fit["nll_after"] <= fit["nll_before"]
@@ -245,7 +154,7 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
     assert calibration["image_preprocessing"] == IMAGE_PREPROCESSING
     json.dumps(calibration, allow_nan=False)
     metrics = evaluate_predictions(
-        predictions, calibrated, calibration, CLASSES, SOURCE_GROUPS, PARAMS
+        predictions, calibrated, calibration, CLASSES, SOURCE_GROUPS, EVALUATION
     )
     assert metrics["log_loss"] == pytest.approx(fit["nll_after"], rel=1e-6)
     assert metrics["log_loss_uncalibrated"] == pytest.approx(
@@ -305,86 +214,28 @@ def test_external_test_set_absent_is_empty() -> None:
     assert external["labels"].shape == (0,)
 
 
-def test_class_counts(data_split) -> None:
-    counts = class_counts(data_split, CLASSES)
-
-    assert list(counts.index) == NAMES
-    assert list(counts.columns) == ["train", "val", "test", "test_dedup"]
-    assert counts.loc["pituitary_tumor"].tolist() == [8, 5, 7, 6]
-
-
-def test_figures_and_report(small_model, data_split) -> None:
-    cache = split_cache(12)
-    predictions = calibrate_probabilities(
-        predict_probabilities(small_model, cache, {}), CALIBRATION
+def test_the_review_threshold_holds_in_every_source_group() -> None:
+    # Group a: right at any confidence; group b: the 20 least confident are wrong.
+    rng = np.random.default_rng(0)
+    labels = np.zeros(80, dtype=np.int64)
+    confidence = np.concatenate([rng.uniform(0.5, 1, 40), np.linspace(0.5, 1, 40)])
+    wrong = np.zeros(80, dtype=bool)
+    wrong[40:60] = True
+    probabilities = np.zeros((80, 4))
+    probabilities[np.arange(80), np.where(wrong, 1, 0)] = confidence
+    probabilities[np.arange(80), 3] = 1 - confidence
+    predictions = {
+        "labels": labels,
+        "probabilities": probabilities,
+        "groups": np.array(["a"] * 40 + ["b"] * 40),
+    }
+    review = {"target_accuracy": 0.9}
+    plain = choose_review_threshold(
+        {k: v for k, v in predictions.items() if k != "groups"}, SOURCE_GROUPS, review
     )
-    metrics = evaluate_predictions(
-        predictions, predictions, CALIBRATION, CLASSES, SOURCE_GROUPS, PARAMS
-    )
-    flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
-
-    data_figures, data_pngs = dataset_figures(data_split, LEAKAGE, CLASSES)
-    history_figures, history_pngs = training_figures(HISTORY)
-    test_figures, test_pngs = split_figures(
-        cache, predictions, {"test": metrics}, {}, split="test"
-    )
-    cams, cam_pngs = gradcam_figures(
-        flat_resnet, cache, predictions, CLASSES, {"examples_per_class": 1}
-    )
-    group_figures, group_pngs = source_group_figures({"test": metrics})
-    shortcut_audit, _ = audit_shortcuts(
-        data_split.assign(
-            width=512,
-            height=512,
-            mode="RGB",
-            size_bytes=20_000,
-            jpeg_quality=90.0,
-            frame_width=0.1,
-        ),
-        CLASSES,
-        42,
-        PARAMS,
-        {"shortcut_audit": {"warn_above_majority": 0.2}},
-    )
-    report = build_report(
-        parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},
-        leakage_summary=LEAKAGE,
-        shortcut_audit=shortcut_audit,
-        source_group_pngs=group_pngs,
-        data_split=data_split,
-        training_history=HISTORY,
-        evaluation_metrics={"test": metrics},
-        calibration=CALIBRATION,
-        model_summary="Model: resnet50_classifier",
-        dataset_pngs=data_pngs,
-        training_pngs=history_pngs,
-        gradcam_pngs=cam_pngs,
-        test_pngs=test_pngs,
-        external_pngs={},
-    )
-
-    assert set(data_figures) == {"class_counts.png", "leakage_audit.png"}
-    assert set(history_figures) == {"training_history.png"}
-    assert set(test_figures) == set(SPLIT_FIGURES)
-    assert set(cams) == {f"{name}.png" for name in NAMES}
-    assert set(group_figures) == {"group_accuracy.png"}
-    for pngs in (data_pngs, history_pngs, test_pngs, cam_pngs, group_pngs):
-        assert all(png.startswith(PNG_MAGIC) for png in pngs.values())
-    absent, absent_pngs = split_figures(
-        cache, predictions, {"test": metrics}, {}, split="external"
-    )
-    assert list(absent) == ["not_evaluated.png"]
-    assert absent_pngs == {}
-    for key in SECTIONS:
-        assert f'<section id="{key}">' in report
-    images = re.findall(r'<img src="data:image/png;base64,', report)
-    assert len(images) == 2 + 1 + 1 + len(SPLIT_FIGURES) + 4
-    assert "Metadata-only baseline" in report
-    assert "test / 512px_source" in report
-    assert "worst-group accuracy" in report
-    assert "test: ROC curves" in report
-    assert "test: risk-coverage curve" in report
-    assert "test: missed tumours" in report
-    assert "test: reliability diagram, uncalibrated" in report
-    assert SPLIT_ROLES in report
-    assert "Grad-CAM, class glioma_tumor" in report
+    robust = choose_review_threshold(predictions, SOURCE_GROUPS, review)
+    assert robust["confidence_threshold"] > plain["confidence_threshold"]
+    kept = (confidence >= robust["confidence_threshold"]) & (np.arange(80) >= 40)
+    assert (~wrong[kept]).mean() >= 0.9
+    assert set(robust["chosen_by_group"]) == {"a", "b"}
+    assert robust["coverage"] < plain["coverage"]

@@ -24,7 +24,7 @@ from PIL import Image
 from brain_tumor_mri.config.parameters import ParameterError, check_parameters
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
-from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.images import DEFAULT_FORMATS, DEFAULT_MAX_PIXELS, load_rgb
 from brain_tumor_mri.datasets import (
     MlflowKerasModelDataset,
     MlflowKerasModelUriDataset,
@@ -532,7 +532,9 @@ def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
     )
     files = sorted(str(p) for p in paths)[:24]
     loaders = {f: (shared_data_dir / f).read_bytes for f in files}
-    decoded = decode_images(loaders, trained_model, calibration)
+    decoded = decode_images(
+        loaders, trained_model, calibration, DEFAULT_MAX_PIXELS, DEFAULT_FORMATS
+    )
     params = {"batch_size": 8, "adapt_batch_norm": False}
     gradcam = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 8}
     arguments = {
@@ -542,6 +544,7 @@ def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
         "inference_calibration": calibration,
         "classes": [{"name": n} for n in CLASSES],
         "gradcam": gradcam,
+        "formats": DEFAULT_FORMATS,
     }
     plain, _ = predict_images(**arguments, params=params)
     adapted, _ = predict_images(

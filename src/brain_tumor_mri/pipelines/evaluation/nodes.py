@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.config.shared import SourceGroupParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.calibration import (
     LOG_TEMPERATURE_BOUNDS,
@@ -34,6 +36,7 @@ from brain_tumor_mri.core.metrics import (
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.source_groups import source_group_metrics
+from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams, ReviewParams
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +51,13 @@ EPOCH_HISTORY_NAMES = (
 )
 
 
+@typed_params
 def predict_probabilities(
-    model: keras.Model, split_cache: Mapping[str, np.ndarray], params: Mapping[str, Any]
+    model: keras.Model, split_cache: Mapping[str, np.ndarray], params: EvaluationParams
 ) -> dict[str, np.ndarray]:
     """Softmax probabilities of every image of a split, batch by batch.
 
-    With ``params["tta_flip"]`` the probabilities are the mean of those of the image
+    With ``params.tta_flip`` the probabilities are the mean of those of the image
     and of its horizontal mirror (test-time augmentation). Returns
     ``{"probabilities": (n, k) float32, "labels": (n,) int64, "paths": (n,) str,
     "groups": (n,) str}``.
@@ -62,26 +66,27 @@ def predict_probabilities(
         "probabilities": predict_in_batches(
             model,
             split_cache["images"],
-            int(params.get("batch_size", 32)),
-            mirror=bool(params.get("tta_flip", False)),
+            params.batch_size,
+            mirror=params.tta_flip,
         ),
         **_identity(split_cache),
     }
 
 
+@typed_params
 def predict_adapted_probabilities(
-    model: keras.Model, split_cache: Mapping[str, np.ndarray], params: Mapping[str, Any]
+    model: keras.Model, split_cache: Mapping[str, np.ndarray], params: EvaluationParams
 ) -> dict[str, np.ndarray]:
     """``predict_probabilities`` with the model adapted to the split's own images
     (AdaBN: its BatchNormalization statistics re-estimated on them, no label used);
-    no image when ``params["adapt_batch_norm"]`` is off or the split is empty."""
-    if not params["adapt_batch_norm"] or len(split_cache["labels"]) == 0:
+    no image when ``params.adapt_batch_norm`` is off or the split is empty."""
+    if not params.adapt_batch_norm or len(split_cache["labels"]) == 0:
         return {
             "probabilities": np.zeros((0, 0), np.float32),
             "labels": np.zeros(0, np.int64),
             "paths": np.zeros(0, str),
         }
-    adapted = adapt_batch_norm(model, split_cache["images"], params["batch_size"])
+    adapted = adapt_batch_norm(model, split_cache["images"], params.batch_size)
     return predict_probabilities(adapted, split_cache, params)
 
 
@@ -136,16 +141,17 @@ def calibrate_probabilities(
     }
 
 
+@typed_params
 def choose_review_threshold(
     val_calibrated_predictions: Mapping[str, np.ndarray],
-    source_groups: Mapping[str, Any],
-    params: Mapping[str, Any],
+    source_groups: SourceGroupParams,
+    review: ReviewParams,
 ) -> dict[str, Any]:
     """The lowest calibrated confidence at which the validation predictions kept reach
-    ``params["review"]["target_accuracy"]``, in every source group of at least
-    ``source_groups["min_images"]`` validation images as well as overall: the
+    ``review.target_accuracy``, in every source group of at least
+    ``source_groups.min_images`` validation images as well as overall: the
     strictest of those thresholds. 1.0 (everything flagged) if one is not reached."""
-    target = float(params["review"]["target_accuracy"])
+    target = review.target_accuracy
     labels = val_calibrated_predictions["labels"]
     probabilities = val_calibrated_predictions["probabilities"]
     choice = choose_confidence_threshold(labels, probabilities, target)
@@ -153,7 +159,7 @@ def choose_review_threshold(
     per_group = {}
     for group in sorted(set(groups)):
         members = groups == group
-        if members.sum() >= source_groups["min_images"]:
+        if members.sum() >= source_groups.min_images:
             per_group[group] = choose_confidence_threshold(
                 labels[members], probabilities[members], target
             )
@@ -161,19 +167,35 @@ def choose_review_threshold(
         [choice, *per_group.values()], key=lambda c: c["confidence_threshold"]
     )
     if strictest is not choice:
-        threshold = strictest["confidence_threshold"]
-        kept = confidence(probabilities) >= threshold
-        correct = probabilities.argmax(axis=-1) == labels
-        choice = {
-            **choice,
-            "confidence_threshold": threshold,
-            "target_reached": strictest["target_reached"],
-            "coverage": float(kept.mean()),
-            "accuracy": float(correct[kept].mean()) if kept.any() else None,
-        }
+        choice = _at_threshold(choice, strictest, labels, probabilities)
     choice["chosen_by_group"] = {
         group: c["confidence_threshold"] for group, c in per_group.items()
     }
+    _log_review_threshold(choice, target)
+    return choice
+
+
+def _at_threshold(
+    choice: Mapping[str, Any],
+    strictest: Mapping[str, Any],
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+) -> dict[str, Any]:
+    """The overall ``choice`` moved to the ``strictest`` group's threshold, with the
+    coverage and accuracy of the validation predictions at it."""
+    threshold = strictest["confidence_threshold"]
+    kept = confidence(probabilities) >= threshold
+    correct = probabilities.argmax(axis=-1) == labels
+    return {
+        **choice,
+        "confidence_threshold": threshold,
+        "target_reached": strictest["target_reached"],
+        "coverage": float(kept.mean()),
+        "accuracy": float(correct[kept].mean()) if kept.any() else None,
+    }
+
+
+def _log_review_threshold(choice: Mapping[str, Any], target: float) -> None:
     if choice["target_reached"]:
         logger.info(
             "Review threshold %.4f (the strictest of overall and per source group: "
@@ -192,7 +214,6 @@ def choose_review_threshold(
             "1.0 and every prediction is flagged for review.",
             100 * target,
         )
-    return choice
 
 
 def record_calibration(
@@ -223,13 +244,14 @@ def record_calibration(
     }
 
 
+@typed_params
 def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     predictions: Mapping[str, np.ndarray],
     calibrated_predictions: Mapping[str, np.ndarray],
     calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
-    source_groups: Mapping[str, Any],
-    params: Mapping[str, Any],
+    source_groups: SourceGroupParams,
+    params: EvaluationParams,
 ) -> dict[str, Any]:
     """Every metric of one split; {} for an empty split.
 
@@ -239,7 +261,7 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     ``brier_score_uncalibrated`` and ``reliability_uncalibrated`` of the model's own
     probabilities, the review threshold's ``coverage_at_threshold`` and
     ``accuracy_at_threshold``, and the screening metrics (``screening_metrics``:
-    any tumour against ``params["screening"]["negative_class"]``), and where the
+    any tumour against ``params.screening.negative_class``), and where the
     images' source groups are known, accuracy and tumour sensitivity per group with
     the worst-group and group-balanced accuracy (``source_group_metrics``).
     """
@@ -247,38 +269,48 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     if len(labels) == 0:
         return {}
     names = class_names(classes)
-    bins = int(params.get("ece_bins", 15))
     calibrated = calibrated_predictions["probabilities"]
-    metrics = classification_metrics(labels, calibrated, names, ece_bins=bins)
-    uncalibrated = classification_metrics(
-        labels, predictions["probabilities"], names, ece_bins=bins
+    metrics = classification_metrics(
+        labels, calibrated, names, ece_bins=params.ece_bins
     )
-    negative = params.get("screening", {}).get("negative_class", "no_tumor")
+    uncalibrated = classification_metrics(
+        labels, predictions["probabilities"], names, ece_bins=params.ece_bins
+    )
+    negative = params.screening.negative_class
     return {
         **metrics,
-        "log_loss_uncalibrated": uncalibrated["log_loss"],
-        "brier_score_uncalibrated": uncalibrated["brier_score"],
-        "ece_uncalibrated": uncalibrated["ece"],
-        "reliability_uncalibrated": uncalibrated["reliability"],
+        **{
+            f"{key}_uncalibrated": uncalibrated[key]
+            for key in ("log_loss", "brier_score", "ece", "reliability")
+        },
         "temperature": float(calibration["temperature"]),
         "confidence_threshold": float(calibration["confidence_threshold"]),
         "target_accuracy": float(calibration["target_accuracy"]),
         **review_metrics(labels, calibrated, calibration),
         "negative_class": negative,
         **screening_metrics(labels, calibrated, names, negative),
-        **(
-            source_group_metrics(
-                labels,
-                calibrated,
-                predictions["groups"],
-                names,
-                negative,
-                source_groups["min_images"],
-            )
-            if "groups" in predictions
-            else {}
-        ),
+        **_group_metrics(predictions, calibrated, names, negative, source_groups),
     }
+
+
+def _group_metrics(
+    predictions: Mapping[str, np.ndarray],
+    calibrated: np.ndarray,
+    names: Sequence[str],
+    negative: str,
+    source_groups: SourceGroupParams,
+) -> dict[str, Any]:
+    """``source_group_metrics`` where the images' source groups are known, else {}."""
+    if "groups" not in predictions:
+        return {}
+    return source_group_metrics(
+        predictions["labels"],
+        calibrated,
+        predictions["groups"],
+        names,
+        negative,
+        source_groups.min_images,
+    )
 
 
 def collect_metrics(
@@ -295,18 +327,40 @@ def collect_metrics(
     ``temperature`` and ``confidence_threshold`` of ``calibration``.
     """
     evaluated = {split: dict(m) for split, m in metrics_by_split.items() if m}
-    per_class = [
-        metrics_table(metrics).assign(split=split)
-        for split, metrics in evaluated.items()
-    ]
-    confusion = [
-        confusion_table(metrics)
-        .stack()
-        .rename("count")
-        .reset_index()
-        .assign(split=split)
-        for split, metrics in evaluated.items()
-    ]
+    for split, metrics in evaluated.items():
+        _log_split_metrics(split, metrics)
+    return (
+        evaluated,
+        summary_table(evaluated),
+        _by_split(
+            metrics_table(metrics).assign(split=split)
+            for split, metrics in evaluated.items()
+        ),
+        _by_split(
+            confusion_table(metrics)
+            .stack()
+            .rename("count")
+            .reset_index()
+            .assign(split=split)
+            for split, metrics in evaluated.items()
+        ),
+        _mlflow_metrics(evaluated, calibration),
+    )
+
+
+def _by_split(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The frames of every split as one, the ``split`` column first."""
+    frames = list(frames)
+    if not frames:
+        return pd.DataFrame()
+    return _front(pd.concat(frames, ignore_index=True), "split")
+
+
+def _mlflow_metrics(
+    evaluated: Mapping[str, Mapping[str, Any]], calibration: Mapping[str, Any] | None
+) -> dict[str, dict[str, float]]:
+    """Every split's metrics under their MLflow names (suffixed ``_final`` where the
+    name is an epoch history's), with the calibration's temperature and threshold."""
     mlflow_metrics = {
         f"{name}_final" if name in EPOCH_HISTORY_NAMES else name: {
             "value": value,
@@ -318,33 +372,25 @@ def collect_metrics(
     for name in ("temperature", "confidence_threshold"):
         if calibration and calibration.get(name) is not None:
             mlflow_metrics[name] = {"value": float(calibration[name]), "step": 0}
-    for split, metrics in evaluated.items():
-        logger.info(
-            "%s: accuracy %.4f, macro F1 %.4f, macro ROC AUC %s, ECE %.4f "
-            "(uncalibrated %s), tumour sensitivity %s, specificity %s, missed tumours "
-            "%s, coverage at the review threshold %s (%d images).",
-            split,
-            metrics["accuracy"],
-            metrics["macro_avg"]["f1"],
-            metrics["macro_avg"]["roc_auc"],
-            metrics["ece"],
-            _format(metrics.get("ece_uncalibrated")),
-            _format(metrics.get("tumour_sensitivity")),
-            _format(metrics.get("tumour_specificity")),
-            metrics.get("missed_tumours"),
-            _format(metrics.get("coverage_at_threshold")),
-            metrics["n_samples"],
-        )
-    return (
-        evaluated,
-        summary_table(evaluated),
-        _front(pd.concat(per_class, ignore_index=True), "split")
-        if per_class
-        else pd.DataFrame(),
-        _front(pd.concat(confusion, ignore_index=True), "split")
-        if confusion
-        else pd.DataFrame(),
-        mlflow_metrics,
+    return mlflow_metrics
+
+
+def _log_split_metrics(split: str, metrics: Mapping[str, Any]) -> None:
+    logger.info(
+        "%s: accuracy %.4f, macro F1 %.4f, macro ROC AUC %s, ECE %.4f "
+        "(uncalibrated %s), tumour sensitivity %s, specificity %s, missed tumours "
+        "%s, coverage at the review threshold %s (%d images).",
+        split,
+        metrics["accuracy"],
+        metrics["macro_avg"]["f1"],
+        metrics["macro_avg"]["roc_auc"],
+        metrics["ece"],
+        _format(metrics.get("ece_uncalibrated")),
+        _format(metrics.get("tumour_sensitivity")),
+        _format(metrics.get("tumour_specificity")),
+        metrics.get("missed_tumours"),
+        _format(metrics.get("coverage_at_threshold")),
+        metrics["n_samples"],
     )
 
 

@@ -1,9 +1,8 @@
 """The evaluation pipeline: predict each split, calibrate on validation, compute the
 metrics of every split, log them."""
 
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Node, Pipeline, node, pipeline
 
-from brain_tumor_mri.core.metrics import ADAPTED_SUFFIX, EVALUATED_SPLITS, images_of
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
     choose_review_threshold,
@@ -16,48 +15,29 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     record_calibration,
 )
 
-# The external split is empty (and not evaluated) unless
-# `--params external_test_dir=PATH` names a folder (conf/base/catalog_evaluation.yml).
+# The splits that evaluation measures (external: an optional folder of labelled
+# images, empty and not evaluated unless `--params external_test_dir=PATH` names one;
+# see conf/base/catalog_evaluation.yml).
+# The test splits are also measured with the model adapted to each one's own images
+# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted".
+ADAPTED_SPLITS = ("test", "test_dedup", "external")
+ADAPTED_SUFFIX = "_adapted"
+EVALUATED_SPLITS = (
+    "val",
+    "test",
+    "test_dedup",
+    "external",
+    *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
+)
+
+
+def images_of(split: str) -> str:
+    """The split whose images an evaluated split predicts (``test`` for
+    ``test_adapted``)."""
+    return split.removesuffix(ADAPTED_SUFFIX)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    per_split = [
-        nodes
-        for split in EVALUATED_SPLITS
-        for nodes in (
-            node(
-                predict_adapted_probabilities
-                if split.endswith(ADAPTED_SUFFIX)
-                else predict_probabilities,
-                inputs=[
-                    "trained_model",
-                    f"{images_of(split)}_cache",
-                    "params:evaluation",
-                ],
-                outputs=f"{split}_predictions",
-                name=f"predict_{split}",
-            ),
-            node(
-                calibrate_probabilities,
-                inputs=[f"{split}_predictions", "temperature_fit"],
-                outputs=f"{split}_calibrated_predictions",
-                name=f"calibrate_{split}",
-            ),
-            node(
-                evaluate_predictions,
-                inputs=[
-                    f"{split}_predictions",
-                    f"{split}_calibrated_predictions",
-                    "calibration",
-                    "params:classes",
-                    "params:source_groups",
-                    "params:evaluation",
-                ],
-                outputs=f"{split}_metrics",
-                name=f"evaluate_{split}",
-            ),
-        )
-    ]
     return pipeline(
         [
             node(
@@ -71,34 +51,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="external_cache",
                 name="load_external_test_set",
             ),
-            # Both fitted on the validation split only; test splits are measured only.
-            node(
-                fit_validation_temperature,
-                inputs="val_predictions",
-                outputs="temperature_fit",
-                name="fit_temperature_on_validation",
-            ),
-            node(
-                choose_review_threshold,
-                inputs=[
-                    "val_calibrated_predictions",
-                    "params:source_groups",
-                    "params:evaluation",
-                ],
-                outputs="review_threshold",
-                name="choose_review_threshold_on_validation",
-            ),
-            node(
-                record_calibration,
-                inputs=[
-                    "temperature_fit",
-                    "review_threshold",
-                    "params:image_preprocessing",
-                ],
-                outputs="calibration",
-                name="record_calibration",
-            ),
-            *per_split,
+            *_calibration_nodes(),
+            *(each for split in EVALUATED_SPLITS for each in _split_nodes(split)),
             node(
                 collect_metrics,
                 inputs={
@@ -116,3 +70,73 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
+
+
+def _calibration_nodes() -> list[Node]:
+    """The temperature and the review threshold, both fitted on the validation split
+    only (test splits are measured only), and what travels with the model."""
+    return [
+        node(
+            fit_validation_temperature,
+            inputs="val_predictions",
+            outputs="temperature_fit",
+            name="fit_temperature_on_validation",
+        ),
+        node(
+            choose_review_threshold,
+            inputs=[
+                "val_calibrated_predictions",
+                "params:source_groups",
+                "params:evaluation.review",
+            ],
+            outputs="review_threshold",
+            name="choose_review_threshold_on_validation",
+        ),
+        node(
+            record_calibration,
+            inputs=[
+                "temperature_fit",
+                "review_threshold",
+                "params:image_preprocessing",
+            ],
+            outputs="calibration",
+            name="record_calibration",
+        ),
+    ]
+
+
+def _split_nodes(split: str) -> list[Node]:
+    """Predict one split (with the adapted model for ``<split>_adapted``), calibrate
+    its probabilities and compute its metrics."""
+    predict = (
+        predict_adapted_probabilities
+        if split.endswith(ADAPTED_SUFFIX)
+        else predict_probabilities
+    )
+    return [
+        node(
+            predict,
+            inputs=["trained_model", f"{images_of(split)}_cache", "params:evaluation"],
+            outputs=f"{split}_predictions",
+            name=f"predict_{split}",
+        ),
+        node(
+            calibrate_probabilities,
+            inputs=[f"{split}_predictions", "temperature_fit"],
+            outputs=f"{split}_calibrated_predictions",
+            name=f"calibrate_{split}",
+        ),
+        node(
+            evaluate_predictions,
+            inputs=[
+                f"{split}_predictions",
+                f"{split}_calibrated_predictions",
+                "calibration",
+                "params:classes",
+                "params:source_groups",
+                "params:evaluation",
+            ],
+            outputs=f"{split}_metrics",
+            name=f"evaluate_{split}",
+        ),
+    ]

@@ -12,15 +12,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.core.images import (
-    DEFAULT_FORMATS,
-    DEFAULT_MAX_PIXELS,
-    load_images,
-    load_rgb,
-)
+from brain_tumor_mri.core.images import load_images, load_rgb
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
     image_size,
@@ -29,6 +25,7 @@ from brain_tumor_mri.core.prediction import (
     prediction_frame,
     probability_columns,
 )
+from brain_tumor_mri.pipelines.inference.params import InferenceParams
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +37,8 @@ def decode_images(
     inference_images: Mapping[str, Loader],
     inference_model: keras.Model,
     inference_calibration: Mapping[str, Any],
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    formats: Sequence[str] = DEFAULT_FORMATS,
+    max_pixels: int | None,
+    formats: Sequence[str],
 ) -> dict[str, Any]:
     """Read every file and prepare it as the model's training run did (its
     ``image_preprocessing``, from ``calibration.json``), at the model's input size.
@@ -118,6 +115,7 @@ def prediction_table(
     return table.sort_values("file", ignore_index=True)
 
 
+@typed_params
 def predict_images(
     *,
     decoded_images: Mapping[str, Any],
@@ -125,13 +123,13 @@ def predict_images(
     inference_model: keras.Model,
     inference_calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
-    params: Mapping[str, Any],
+    params: InferenceParams,
     gradcam: Mapping[str, Any],
-    formats: Sequence[str] = DEFAULT_FORMATS,
+    formats: Sequence[str],
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
     """The predictions table of every file, and a Grad-CAM overlay per readable image.
 
-    With ``params["adapt_batch_norm"]`` the model is first adapted to the folder's
+    With ``params.adapt_batch_norm`` the model is first adapted to the folder's
     own images (AdaBN: its BatchNormalization statistics re-estimated on them, no
     label used). The probabilities are calibrated with the temperature of the model's training run
     and each prediction flagged ``needs_review`` under its review threshold
@@ -143,30 +141,50 @@ def predict_images(
     """
     names = class_names(classes)
     images, files = decoded_images["images"], decoded_images["files"]
-    if params["adapt_batch_norm"] and len(files):
-        inference_model = adapt_batch_norm(
-            inference_model, images, int(params["batch_size"])
-        )
+    if params.adapt_batch_norm and len(files):
+        inference_model = adapt_batch_norm(inference_model, images, params.batch_size)
         logger.info(
             "BatchNorm statistics re-estimated on the %d images of this folder "
             "(inference.adapt_batch_norm; no label used).",
             len(files),
         )
-    probabilities = predict_in_batches(
-        inference_model, images, int(params["batch_size"])
-    )
+    probabilities = predict_in_batches(inference_model, images, params.batch_size)
     table = prediction_table(
         files, probabilities, decoded_images["errors"], names, inference_calibration
     )
-    heatmaps = make_gradcam_heatmaps(
+    overlays = _overlays(
         inference_model,
-        images,
+        decoded_images,
         probabilities.argmax(-1),
+        inference_images,
+        preprocessing=inference_calibration.get("image_preprocessing"),
+        gradcam=gradcam,
+        formats=formats,
+    )
+    _log_predictions(table, len(decoded_images["errors"]), names)
+    return table, overlays
+
+
+def _overlays(  # noqa: PLR0913 (the Grad-CAM settings and the image loader's)
+    model: keras.Model,
+    decoded_images: Mapping[str, Any],
+    predicted: np.ndarray,
+    inference_images: Mapping[str, Loader],
+    *,
+    preprocessing: Mapping[str, Any] | None,
+    gradcam: Mapping[str, Any],
+    formats: Sequence[str],
+) -> dict[str, Callable[[], Image.Image]]:
+    """A Grad-CAM overlay of the predicted class per readable image, drawn when
+    called."""
+    heatmaps = make_gradcam_heatmaps(
+        model,
+        decoded_images["images"],
+        predicted,
         gradcam["layer"],
         int(gradcam["batch_size"]),
     )
-    preprocessing = inference_calibration.get("image_preprocessing")
-    overlays = {
+    return {
         file: partial(
             _overlay,
             inference_images[file],
@@ -175,17 +193,21 @@ def predict_images(
             preprocessing,
             formats,
         )
-        for file, heatmap in zip(files, heatmaps, strict=True)
+        for file, heatmap in zip(decoded_images["files"], heatmaps, strict=True)
     }
+
+
+def _log_predictions(
+    table: pd.DataFrame, unreadable: int, names: Sequence[str]
+) -> None:
     predicted = table[table["status"] == PREDICTED]
     counts = predicted["predicted_class"].value_counts()
     logger.info(
         "Predicted %d of %d files, %d unreadable (status and reason in the table), "
         "%d need review. Predicted classes: %s.",
-        len(files),
+        len(predicted),
         len(table),
-        len(decoded_images["errors"]),
+        unreadable,
         int(predicted[REVIEW_COLUMN].astype(bool).sum()),
         ", ".join(f"{name} {counts.get(name, 0)}" for name in names),
     )
-    return table, overlays

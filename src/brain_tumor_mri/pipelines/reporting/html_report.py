@@ -19,11 +19,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brain_tumor_mri.core.metrics import confusion_table, metrics_table, summary_table
-from brain_tumor_mri.pipelines.reporting.figures import (
-    figure_to_png,
-    group_scores,
-    leakage_counts,
-)
+from brain_tumor_mri.pipelines.reporting.figures.common import figure_to_png
+from brain_tumor_mri.pipelines.reporting.figures.dataset import leakage_counts
+from brain_tumor_mri.pipelines.reporting.figures.source_groups import group_scores
 
 SECTIONS = {
     "dataset": "Data set and leakage audit",
@@ -185,56 +183,65 @@ def _source_group_section(
             html_table(group_counts, index=True),
         ]
     if shortcut_audit:
-        baseline = shortcut_audit["metadata_baseline"]
-        rows = [
-            {"split": split, **scores} for split, scores in baseline["splits"].items()
-        ]
-        verdict = (
-            "Metadata alone predicts the validation class far above the majority "
-            "class: the labels can be read off how the images were made. Judge the "
-            "model per source group, not by its overall accuracy."
-            if shortcut_audit["shortcut_suspected"]
-            else "Metadata alone does not predict the validation class much better "
-            "than the majority class."
-        )
-        parts += [
-            "<h3>Metadata-only baseline</h3>",
-            "<p>A gradient-boosted tree model on "
-            + html.escape(", ".join(baseline["features"]))
-            + f" alone, fitted on train. <strong>{html.escape(verdict)}</strong></p>",
-            html_table(
-                pd.DataFrame(
-                    rows,
-                    columns=[
-                        "split",
-                        "images",
-                        "accuracy",
-                        "majority_accuracy",
-                        "tumour_roc_auc",
-                    ],
-                )
-            ),
-        ]
+        parts += _shortcut_audit_part(shortcut_audit)
     scores = group_scores(metrics_by_split)
     if not scores.empty:
-        robust = pd.DataFrame(
-            [
-                {
-                    "split": split,
-                    "worst-group accuracy": m.get("worst_group_accuracy"),
-                    "worst group (class / source)": m.get("worst_group"),
-                    "group-balanced accuracy": m.get("group_balanced_accuracy"),
-                    "cells counted (images at least)": m.get("min_group_images"),
-                }
-                for split, m in metrics_by_split.items()
-            ]
-        )
         parts += [
             "<h3>The model per source group</h3>",
             html_table(scores),
-            html_table(robust),
+            html_table(_robustness_table(metrics_by_split)),
         ]
     return "\n".join(parts) + _figures(figures)
+
+
+def _shortcut_audit_part(shortcut_audit: Mapping[str, Any]) -> list[str]:
+    """The metadata-only baseline of the shortcut audit, with its verdict."""
+    baseline = shortcut_audit["metadata_baseline"]
+    rows = [{"split": split, **scores} for split, scores in baseline["splits"].items()]
+    verdict = (
+        "Metadata alone predicts the validation class far above the majority "
+        "class: the labels can be read off how the images were made. Judge the "
+        "model per source group, not by its overall accuracy."
+        if shortcut_audit["shortcut_suspected"]
+        else "Metadata alone does not predict the validation class much better "
+        "than the majority class."
+    )
+    return [
+        "<h3>Metadata-only baseline</h3>",
+        "<p>A gradient-boosted tree model on "
+        + html.escape(", ".join(baseline["features"]))
+        + f" alone, fitted on train. <strong>{html.escape(verdict)}</strong></p>",
+        html_table(
+            pd.DataFrame(
+                rows,
+                columns=[
+                    "split",
+                    "images",
+                    "accuracy",
+                    "majority_accuracy",
+                    "tumour_roc_auc",
+                ],
+            )
+        ),
+    ]
+
+
+def _robustness_table(
+    metrics_by_split: Mapping[str, Mapping[str, Any]],
+) -> pd.DataFrame:
+    """Worst-group and group-balanced accuracy of each split."""
+    return pd.DataFrame(
+        [
+            {
+                "split": split,
+                "worst-group accuracy": m.get("worst_group_accuracy"),
+                "worst group (class / source)": m.get("worst_group"),
+                "group-balanced accuracy": m.get("group_balanced_accuracy"),
+                "cells counted (images at least)": m.get("min_group_images"),
+            }
+            for split, m in metrics_by_split.items()
+        ]
+    )
 
 
 def _model_section(parameters: Mapping[str, Any], model_summary: str | None) -> str:

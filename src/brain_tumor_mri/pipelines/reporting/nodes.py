@@ -16,15 +16,45 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brain_tumor_mri import __version__
+from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.core.calibration import risk_coverage_curve
 from brain_tumor_mri.core.classes import class_names
-from brain_tumor_mri.core.gradcam import (
-    DEFAULT_LAYER,
-    make_gradcam_heatmaps,
-    overlay_heatmap,
+from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
+from brain_tumor_mri.pipelines.reporting.figures.calibration import (
+    plot_reliability_diagram,
+    plot_risk_coverage,
 )
-from brain_tumor_mri.pipelines.reporting import figures as plots
+from brain_tumor_mri.pipelines.reporting.figures.classification import (
+    plot_confusion_matrices,
+    plot_per_class_metrics,
+    plot_precision_recall_curves,
+    plot_roc_curves,
+)
+from brain_tumor_mri.pipelines.reporting.figures.common import (
+    figure_to_png,
+    most_confident,
+    plot_message,
+)
+from brain_tumor_mri.pipelines.reporting.figures.dataset import (
+    plot_class_counts,
+    plot_leakage_summary,
+)
+from brain_tumor_mri.pipelines.reporting.figures.gradcam import (
+    CamExample,
+    plot_gradcam_examples,
+)
+from brain_tumor_mri.pipelines.reporting.figures.mistakes import (
+    plot_misclassified,
+    plot_missed_tumours,
+)
+from brain_tumor_mri.pipelines.reporting.figures.source_groups import (
+    plot_group_accuracy,
+)
+from brain_tumor_mri.pipelines.reporting.figures.training_curves import (
+    plot_training_history,
+)
 from brain_tumor_mri.pipelines.reporting.html_report import build_html_report
+from brain_tumor_mri.pipelines.reporting.params import GradcamParams, ReportingParams
 
 Figures = dict[str, Figure]
 Pngs = dict[str, bytes]
@@ -43,7 +73,7 @@ SPLIT_FIGURES = {
 
 
 def _with_png(figures: Figures, dpi: int = 100) -> tuple[Figures, Pngs]:
-    return figures, {name: plots.figure_to_png(f, dpi) for name, f in figures.items()}
+    return figures, {name: figure_to_png(f, dpi) for name, f in figures.items()}
 
 
 def class_counts(
@@ -84,10 +114,8 @@ def dataset_figures(
     """Class counts per split, and the leakage audit's summary."""
     return _with_png(
         {
-            "class_counts.png": plots.plot_class_counts(
-                class_counts(data_split, classes)
-            ),
-            "leakage_audit.png": plots.plot_leakage_summary(leakage_summary),
+            "class_counts.png": plot_class_counts(class_counts(data_split, classes)),
+            "leakage_audit.png": plot_leakage_summary(leakage_summary),
         }
     )
 
@@ -96,25 +124,22 @@ def source_group_figures(
     evaluation_metrics: Mapping[str, Mapping[str, Any]],
 ) -> tuple[Figures, Pngs]:
     """Accuracy and tumour sensitivity by split and source group."""
-    return _with_png(
-        {"group_accuracy.png": plots.plot_group_accuracy(evaluation_metrics)}
-    )
+    return _with_png({"group_accuracy.png": plot_group_accuracy(evaluation_metrics)})
 
 
 def training_figures(
     training_history: Mapping[str, Sequence[float]],
 ) -> tuple[Figures, Pngs]:
     """Accuracy, loss and learning rate per epoch."""
-    return _with_png(
-        {"training_history.png": plots.plot_training_history(training_history)}
-    )
+    return _with_png({"training_history.png": plot_training_history(training_history)})
 
 
+@typed_params
 def split_figures(
     split_cache: Mapping[str, np.ndarray],
     predictions: Mapping[str, np.ndarray],
     evaluation_metrics: Mapping[str, Mapping[str, Any]],
-    params: Mapping[str, Any],
+    params: ReportingParams,
     *,
     split: str,
 ) -> tuple[Figures, Pngs]:
@@ -129,119 +154,164 @@ def split_figures(
     metrics = evaluation_metrics.get(split)
     if not metrics:
         return {
-            "not_evaluated.png": plots.plot_message(
+            "not_evaluated.png": plot_message(
                 f"Split '{split}' was not evaluated: it holds no images."
             )
         }, {}
-    labels, probabilities = predictions["labels"], predictions["probabilities"]
-    names = metrics["class_names"]
     return _with_png(
         {
-            "per_class_metrics.png": plots.plot_per_class_metrics(metrics, split),
-            "roc_curves.png": plots.plot_roc_curves(
-                labels, probabilities, names, split
-            ),
-            "precision_recall_curves.png": plots.plot_precision_recall_curves(
-                labels, probabilities, names, split
-            ),
-            "confusion_matrix.png": plots.plot_confusion_matrices(
-                metrics["confusion_matrix"], names, split
-            ),
-            "reliability_diagram.png": plots.plot_reliability_diagram(
-                metrics, split, f"calibrated (T={metrics['temperature']:.3g})"
-            ),
-            "reliability_diagram_uncalibrated.png": plots.plot_reliability_diagram(
-                {
-                    "reliability": metrics["reliability_uncalibrated"],
-                    "ece": metrics["ece_uncalibrated"],
-                },
-                split,
-                "uncalibrated",
-            ),
-            "risk_coverage.png": plots.plot_risk_coverage(
-                risk_coverage_curve(labels, probabilities), metrics, split
-            ),
-            "missed_tumours.png": plots.plot_missed_tumours(
-                split_cache["images"],
-                labels,
-                probabilities,
-                names,
-                metrics["negative_class"],
-                paths=predictions["paths"],
-                max_images=int(params.get("missed_tumour_examples", 16)),
-                split=split,
-            ),
-            "misclassified.png": plots.plot_misclassified(
-                split_cache["images"],
-                labels,
-                probabilities,
-                names,
-                paths=predictions["paths"],
-                max_images=int(params.get("misclassified_examples", 16)),
-                split=split,
-            ),
+            **_score_figures(predictions, metrics, split),
+            **_calibration_figures(predictions, metrics, split),
+            **_mistake_figures(split_cache, predictions, metrics, params, split),
         }
     )
 
 
+def _score_figures(
+    predictions: Mapping[str, np.ndarray], metrics: Mapping[str, Any], split: str
+) -> Figures:
+    """Per-class scores, ROC and precision-recall curves, confusion matrix."""
+    labels, probabilities = predictions["labels"], predictions["probabilities"]
+    names = metrics["class_names"]
+    return {
+        "per_class_metrics.png": plot_per_class_metrics(metrics, split),
+        "roc_curves.png": plot_roc_curves(labels, probabilities, names, split),
+        "precision_recall_curves.png": plot_precision_recall_curves(
+            labels, probabilities, names, split
+        ),
+        "confusion_matrix.png": plot_confusion_matrices(
+            metrics["confusion_matrix"], names, split
+        ),
+    }
+
+
+def _calibration_figures(
+    predictions: Mapping[str, np.ndarray], metrics: Mapping[str, Any], split: str
+) -> Figures:
+    """Reliability diagrams after and before calibration, and the risk-coverage curve."""
+    return {
+        "reliability_diagram.png": plot_reliability_diagram(
+            metrics, split, f"calibrated (T={metrics['temperature']:.3g})"
+        ),
+        "reliability_diagram_uncalibrated.png": plot_reliability_diagram(
+            {
+                "reliability": metrics["reliability_uncalibrated"],
+                "ece": metrics["ece_uncalibrated"],
+            },
+            split,
+            "uncalibrated",
+        ),
+        "risk_coverage.png": plot_risk_coverage(
+            risk_coverage_curve(predictions["labels"], predictions["probabilities"]),
+            metrics,
+            split,
+        ),
+    }
+
+
+def _mistake_figures(
+    split_cache: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray],
+    metrics: Mapping[str, Any],
+    params: ReportingParams,
+    split: str,
+) -> Figures:
+    """The most confident missed tumours and misclassified images."""
+    labels, probabilities = predictions["labels"], predictions["probabilities"]
+    names = metrics["class_names"]
+    return {
+        "missed_tumours.png": plot_missed_tumours(
+            split_cache["images"],
+            labels,
+            probabilities,
+            names,
+            metrics["negative_class"],
+            paths=predictions["paths"],
+            max_images=params.missed_tumour_examples,
+            split=split,
+        ),
+        "misclassified.png": plot_misclassified(
+            split_cache["images"],
+            labels,
+            probabilities,
+            names,
+            paths=predictions["paths"],
+            max_images=params.misclassified_examples,
+            split=split,
+        ),
+    }
+
+
+@typed_params
 def gradcam_figures(
     model: keras.Model,
     test_cache: Mapping[str, np.ndarray],
     test_predictions: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
-    params: Mapping[str, Any],
+    params: GradcamParams,
 ) -> tuple[Figures, Pngs]:
     """For each class, its most confidently right and wrong test images beside their
     Grad-CAM overlay for the predicted class; one figure per class."""
     names = class_names(classes)
-    layer = params.get("layer", DEFAULT_LAYER)
-    count = int(params.get("examples_per_class", 3))
     labels = np.asarray(test_predictions["labels"])
     probabilities = np.asarray(test_predictions["probabilities"])
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
+    count = params.examples_per_class
     chosen = {
         k: (
-            plots.most_confident((labels == k) & (predicted == k), confidence, count),
-            plots.most_confident((labels == k) & (predicted != k), confidence, count),
+            most_confident((labels == k) & (predicted == k), confidence, count),
+            most_confident((labels == k) & (predicted != k), confidence, count),
         )
         for k in range(len(names))
     }
     indices = np.unique(np.concatenate([i for pair in chosen.values() for i in pair]))
-    images = np.asarray(test_cache["images"][indices]) if indices.size else None
-    heatmaps = (
-        make_gradcam_heatmaps(
-            model, images, predicted[indices], layer, int(params.get("batch_size", 16))
-        )
-        if images is not None
-        else None
+    examples = _cam_examples(
+        model, test_cache, test_predictions, indices, names=names, params=params
     )
-    position = {index: i for i, index in enumerate(indices)}
-
-    def example(index: int) -> plots.CamExample:
-        image = images[position[index]]
-        return plots.CamExample(
-            image=image,
-            overlay=overlay_heatmap(
-                image, heatmaps[position[index]], params.get("alpha", 0.4)
-            ),
-            true_label=names[labels[index]],
-            predicted_label=names[predicted[index]],
-            probability=float(confidence[index]),
-            path=str(test_predictions["paths"][index]),
-        )
-
     return _with_png(
         {
-            f"{name}.png": plots.plot_gradcam_examples(
+            f"{name}.png": plot_gradcam_examples(
                 name,
-                [example(i) for i in chosen[k][0]],
-                [example(i) for i in chosen[k][1]],
-                layer_name=layer,
+                [examples[i] for i in chosen[k][0]],
+                [examples[i] for i in chosen[k][1]],
+                layer_name=params.layer,
             )
             for k, name in enumerate(names)
         }
     )
+
+
+def _cam_examples(
+    model: keras.Model,
+    test_cache: Mapping[str, np.ndarray],
+    test_predictions: Mapping[str, np.ndarray],
+    indices: np.ndarray,
+    *,
+    names: Sequence[str],
+    params: GradcamParams,
+) -> dict[int, CamExample]:
+    """The test images at ``indices``, each with its Grad-CAM overlay for the
+    predicted class, by index."""
+    if not indices.size:
+        return {}
+    probabilities = np.asarray(test_predictions["probabilities"])
+    predicted = probabilities.argmax(axis=1)
+    images = np.asarray(test_cache["images"][indices])
+    heatmaps = make_gradcam_heatmaps(
+        model, images, predicted[indices], params.layer, params.batch_size
+    )
+    return {
+        int(index): CamExample(
+            image=image,
+            overlay=overlay_heatmap(image, heatmap, params.alpha),
+            true_label=names[test_predictions["labels"][index]],
+            predicted_label=names[predicted[index]],
+            probability=float(probabilities[index].max()),
+            path=str(test_predictions["paths"][index]),
+        )
+        for index, image, heatmap in zip(indices, images, heatmaps, strict=True)
+    }
 
 
 def _captioned(

@@ -2,9 +2,8 @@
 
 from functools import partial, update_wrapper
 
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Node, Pipeline, node, pipeline
 
-from brain_tumor_mri.core.metrics import EVALUATED_SPLITS, images_of
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
     collect_report_parameters,
@@ -15,8 +14,9 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
     training_figures,
 )
 
-# Parameter groups shown in the report. Named one by one rather than through Kedro's
-# "parameters" input, which kedro-mlflow would log a second time under that prefix.
+# Parameter groups shown in the report (shown only: no node reads a value of another
+# pipeline's group). Named one by one rather than through Kedro's "parameters" input,
+# which kedro-mlflow would log a second time under that prefix.
 REPORTED_PARAMETERS = (
     "seed",
     "image_size",
@@ -29,83 +29,113 @@ REPORTED_PARAMETERS = (
     "reporting",
 )
 
+# The evaluated splits that reporting draws, each with the split whose cached images
+# its galleries show: "<split>_adapted" (evaluation's AdaBN splits) predicts the images
+# of <split>. The evaluation pipeline outputs their "<split>_calibrated_predictions";
+# tests/pipelines/reporting/test_pipeline.py checks that both name the same splits.
+REPORTED_SPLITS = {
+    "val": "val",
+    "test": "test",
+    "test_dedup": "test_dedup",
+    "external": "external",
+    "test_adapted": "test",
+    "test_dedup_adapted": "test_dedup",
+    "external_adapted": "external",
+}
+
 
 def create_pipeline(**kwargs) -> Pipeline:
-    split_nodes = [
-        node(
-            update_wrapper(partial(split_figures, split=split), split_figures),
-            inputs=[
-                f"{images_of(split)}_cache",
-                f"{split}_calibrated_predictions",
-                "evaluation_metrics",
-                "params:reporting",
-            ],
-            outputs=[f"{split}_figures", f"{split}_figure_pngs"],
-            name=f"plot_{split}_figures",
-        )
-        for split in EVALUATED_SPLITS
-    ]
     return pipeline(
         [
-            node(
-                dataset_figures,
-                inputs=["data_split", "leakage_summary", "params:classes"],
-                outputs=["dataset_figures", "dataset_figure_pngs"],
-                name="plot_dataset_figures",
-            ),
-            node(
-                source_group_figures,
-                inputs="evaluation_metrics",
-                outputs=["source_group_figures", "source_group_figure_pngs"],
-                name="plot_source_group_figures",
-            ),
-            node(
-                training_figures,
-                inputs="training_history",
-                outputs=["training_figures", "training_figure_pngs"],
-                name="plot_training_curves",
-            ),
-            *split_nodes,
-            node(
-                gradcam_figures,
-                inputs=[
-                    "trained_model",
-                    "test_cache",
-                    "test_calibrated_predictions",
-                    "params:classes",
-                    "params:reporting.gradcam",
-                ],
-                outputs=["gradcam_figures", "gradcam_figure_pngs"],
-                name="plot_gradcam_examples",
-            ),
-            node(
-                collect_report_parameters,
-                inputs={name: f"params:{name}" for name in REPORTED_PARAMETERS},
-                outputs="report_parameters",
-                name="collect_report_parameters",
-            ),
-            node(
-                build_report,
-                inputs={
-                    "parameters": "report_parameters",
-                    "leakage_summary": "leakage_summary",
-                    "shortcut_audit": "shortcut_audit",
-                    "data_split": "data_split",
-                    "training_history": "training_history",
-                    "evaluation_metrics": "evaluation_metrics",
-                    "calibration": "calibration",
-                    "model_summary": "model_summary",
-                    "dataset_pngs": "dataset_figure_pngs",
-                    "training_pngs": "training_figure_pngs",
-                    "source_group_pngs": "source_group_figure_pngs",
-                    "gradcam_pngs": "gradcam_figure_pngs",
-                    **{
-                        f"{split}_pngs": f"{split}_figure_pngs"
-                        for split in EVALUATED_SPLITS
-                    },
-                },
-                outputs="report_html",
-                name="build_html_report",
-            ),
+            *_figure_nodes(),
+            *[
+                _split_figure_node(split, images)
+                for split, images in REPORTED_SPLITS.items()
+            ],
+            *_report_nodes(),
         ]
     )
+
+
+def _split_figure_node(split: str, images: str) -> Node:
+    return node(
+        update_wrapper(partial(split_figures, split=split), split_figures),
+        inputs=[
+            f"{images}_cache",
+            f"{split}_calibrated_predictions",
+            "evaluation_metrics",
+            "params:reporting",
+        ],
+        outputs=[f"{split}_figures", f"{split}_figure_pngs"],
+        name=f"plot_{split}_figures",
+    )
+
+
+def _figure_nodes() -> list[Node]:
+    """The figures of the data set, the source groups, training and Grad-CAM."""
+    return [
+        node(
+            dataset_figures,
+            inputs=["data_split", "leakage_summary", "params:classes"],
+            outputs=["dataset_figures", "dataset_figure_pngs"],
+            name="plot_dataset_figures",
+        ),
+        node(
+            source_group_figures,
+            inputs="evaluation_metrics",
+            outputs=["source_group_figures", "source_group_figure_pngs"],
+            name="plot_source_group_figures",
+        ),
+        node(
+            training_figures,
+            inputs="training_history",
+            outputs=["training_figures", "training_figure_pngs"],
+            name="plot_training_curves",
+        ),
+        node(
+            gradcam_figures,
+            inputs=[
+                "trained_model",
+                "test_cache",
+                "test_calibrated_predictions",
+                "params:classes",
+                "params:reporting.gradcam",
+            ],
+            outputs=["gradcam_figures", "gradcam_figure_pngs"],
+            name="plot_gradcam_examples",
+        ),
+    ]
+
+
+def _report_nodes() -> list[Node]:
+    """The parameters shown in the report, and the HTML report."""
+    return [
+        node(
+            collect_report_parameters,
+            inputs={name: f"params:{name}" for name in REPORTED_PARAMETERS},
+            outputs="report_parameters",
+            name="collect_report_parameters",
+        ),
+        node(
+            build_report,
+            inputs={
+                "parameters": "report_parameters",
+                "leakage_summary": "leakage_summary",
+                "shortcut_audit": "shortcut_audit",
+                "data_split": "data_split",
+                "training_history": "training_history",
+                "evaluation_metrics": "evaluation_metrics",
+                "calibration": "calibration",
+                "model_summary": "model_summary",
+                "dataset_pngs": "dataset_figure_pngs",
+                "training_pngs": "training_figure_pngs",
+                "source_group_pngs": "source_group_figure_pngs",
+                "gradcam_pngs": "gradcam_figure_pngs",
+                **{
+                    f"{split}_pngs": f"{split}_figure_pngs" for split in REPORTED_SPLITS
+                },
+            },
+            outputs="report_html",
+            name="build_html_report",
+        ),
+    ]
