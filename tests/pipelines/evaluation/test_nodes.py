@@ -36,7 +36,11 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
     split_figures,
     training_figures,
 )
-from tests.helpers.raw_folders import IMAGE_PREPROCESSING, SOURCE_GROUPS
+from tests.helpers.raw_folders import (
+    IMAGE_PREPROCESSING,
+    PREPROCESSING,
+    SOURCE_GROUPS,
+)
 
 CLASSES = [
     {"name": "glioma_tumor", "aliases": ["glioma"]},
@@ -343,8 +347,8 @@ def test_figures_and_report(small_model, data_split) -> None:
         ),
         CLASSES,
         42,
-        PARAMS,
-        {"shortcut_audit": {"warn_above_majority": 0.2}},
+        "no_tumor",
+        PREPROCESSING,
     )
     report = build_report(
         parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},
