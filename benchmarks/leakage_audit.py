@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from brain_tumor_mri.pipelines.preprocessing import nodes
+from brain_tumor_mri.pipelines.preprocessing import leakage, nodes
 from brain_tumor_mri.pipelines.preprocessing.near_duplicates import (
     hex_to_uint64,
     near_pairs,
@@ -74,8 +74,8 @@ def old_exact_pairs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def before_node(images: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, dict]:
     """``audit_leakage`` with the search functions it had before issue 11."""
-    saved = nodes.hex_to_uint64, nodes.near_pairs, nodes.equal_key_pairs
-    nodes.hex_to_uint64, nodes.near_pairs, nodes.equal_key_pairs = (
+    saved = leakage.hex_to_uint64, leakage.near_pairs, leakage.equal_key_pairs
+    leakage.hex_to_uint64, leakage.near_pairs, leakage.equal_key_pairs = (
         old_phash_bits,
         old_near_pairs,
         old_exact_pairs,
@@ -83,7 +83,7 @@ def before_node(images: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, dict]
     try:
         return nodes.audit_leakage(images, params)
     finally:
-        nodes.hex_to_uint64, nodes.near_pairs, nodes.equal_key_pairs = saved
+        leakage.hex_to_uint64, leakage.near_pairs, leakage.equal_key_pairs = saved
 
 
 def bit_masks(count: int, flips: int, rng: np.random.Generator) -> np.ndarray:

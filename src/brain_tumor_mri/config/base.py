@@ -44,6 +44,11 @@ def typed_params(func: F) -> F:
     ``list[P]``) is validated into it before the call, so the node reads typed
     attributes, and every default lives in ``conf/`` and its schema. Schema objects
     pass unchanged.
+
+    Kedro (1.x) would itself replace a ``params:`` input annotated with a pydantic
+    model by that model in the run's parameters, which the hooks read and which
+    kedro-mlflow logs (the model's repr, not its flattened keys): the wrapper shows
+    Kedro those arguments as mappings, so the run's parameters stay plain values.
     """
     signature = inspect.signature(func)
     validators = _schema_arguments(func)
@@ -56,4 +61,8 @@ def typed_params(func: F) -> F:
                 bound.arguments[name] = validator.validate_python(bound.arguments[name])
         return func(*bound.args, **bound.kwargs)
 
+    wrapper.__annotations__ = {
+        name: Mapping[str, Any] if name in validators else hint
+        for name, hint in func.__annotations__.items()
+    }
     return typing.cast(F, wrapper)

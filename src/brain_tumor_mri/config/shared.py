@@ -43,6 +43,7 @@ SHARED_SCHEMAS: dict[str, Any] = {
         list[Annotated[int, Field(ge=8)]], Field(min_length=2, max_length=2)
     ],
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
+    "negative_class": Annotated[str, Field(min_length=1)],
     "source_groups": SourceGroupParams,
     "image_preprocessing": ImagePreprocessingParams,
 }

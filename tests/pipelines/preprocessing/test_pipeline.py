@@ -57,7 +57,7 @@ def test_pipeline_runs_with_the_project_catalog(project_copy: Path):
         "image_preprocessing",
         "preprocessing",
         "source_groups",
-        "evaluation",
+        "negative_class",
     ):
         catalog[f"params:{name}"] = parameters[name]
     # The shortcut audit's metrics and artifact go to an MLflow run, as in a session.
@@ -98,6 +98,12 @@ def test_session_preprocesses_a_real_subset(project_copy: Path, shared_data_dir:
         cache = NumpyArraysDataset(path=data / "05_model_input" / name).load()
         assert cache["images"].dtype == np.uint8
         assert len(cache["images"]) == len(cache["labels"]) == len(cache["paths"])
+    # Parameter groups reach MLflow flattened, one key each, as plain values.
+    client = MlflowClient(f"sqlite:///{project_copy / 'mlflow.db'}")
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.params["preprocessing.max_images_per_class"] == "5"
+    assert run.data.params["preprocessing.shortcut_audit.warn_above_majority"] == "0.2"
+    assert run.data.params["negative_class"] == "no_tumor"
 
 
 @pytest.mark.slow

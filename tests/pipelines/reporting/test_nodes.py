@@ -33,7 +33,7 @@ from tests.helpers.predictions import (
     split_cache,
 )
 from tests.helpers.predictions import small_model as build_small_model
-from tests.helpers.raw_folders import CLASSES, SOURCE_GROUPS
+from tests.helpers.raw_folders import CLASSES, PREPROCESSING, SOURCE_GROUPS
 
 # The reporting group of conf/base/parameters_reporting.yml, one Grad-CAM example.
 REPORTING = {
@@ -145,8 +145,8 @@ def test_figures_and_report(small_model, data_split) -> None:
         ),
         CLASSES,
         42,
-        EVALUATION,
-        {"shortcut_audit": {"warn_above_majority": 0.2}},
+        "no_tumor",
+        PREPROCESSING,
     )
     report = build_report(
         parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},

@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 import keras
 
+from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.config.shared import ClassSpec
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.model import build_classifier
+from brain_tumor_mri.pipelines.model_construction.params import ModelConstructionParams
 
 logger = logging.getLogger(__name__)
 
 
+@typed_params
 def build_model(
-    image_size: list[int], classes: list[dict], seed: int, params: Mapping[str, Any]
+    image_size: list[int],
+    classes: list[ClassSpec],
+    seed: int,
+    params: ModelConstructionParams,
 ) -> keras.Model:
-    """The untrained ResNet-50 classifier, its backbone weights as ``params["weights"]`` says."""
+    """The untrained ResNet-50 classifier, its backbone weights as ``params.weights`` says."""
     keras.utils.set_random_seed(seed)
     model = build_classifier(
-        image_size, len(class_names(classes)), params["head"], params["weights"]
+        image_size, len(class_names(classes)), params.head.model_dump(), params.weights
     )
     logger.info(
         "Built %s on %sx%s images, %s backbone weights: %s parameters.",
         model.name,
         *image_size,
-        params["weights"] or "randomly initialised",
+        params.weights or "randomly initialised",
         f"{model.count_params():,}",
     )
     return model
