@@ -67,8 +67,8 @@ def test_shipped_configuration_fits_the_schemas(env: str):
             "evaluation.review.target_accuracy",
         ),
         (
-            {"evaluation": {"screening": {"negative_class": "healthy"}}},
-            "evaluation.screening.negative_class: 'healthy' is not a class",
+            {"negative_class": "healthy"},
+            "negative_class: 'healthy' is not a class",
         ),
         (
             {"classes": [{"name": "a", "alias": ["b"]}, {"name": "c"}]},

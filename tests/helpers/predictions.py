@@ -15,7 +15,6 @@ EVALUATION = {
     "tta_flip": False,
     "ece_bins": 10,
     "review": {"target_accuracy": 0.95},
-    "screening": {"negative_class": "no_tumor"},
     "adapt_batch_norm": False,
 }
 CALIBRATION = {

@@ -99,13 +99,10 @@ def check_parameters(params: dict[str, Any]) -> None:
     names = [entry.get("name") for entry in classes if isinstance(entry, dict)]
     if len(set(names)) != len(names):
         problems.append(f"classes: names must be unique (got {names})")
-    negative = ((params.get("evaluation") or {}).get("screening") or {}).get(
-        "negative_class"
-    )
+    negative = params.get("negative_class")
     if names and isinstance(negative, str) and negative not in names:
         problems.append(
-            f"evaluation.screening.negative_class: '{negative}' is not a class "
-            f"(classes: {names})"
+            f"negative_class: '{negative}' is not a class (classes: {names})"
         )
     if problems:
         raise ParameterError(

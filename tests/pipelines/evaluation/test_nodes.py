@@ -75,7 +75,13 @@ def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
     assert calibrated["probabilities"].shape == (0, 4)
     assert (
         evaluate_predictions(
-            predictions, calibrated, CALIBRATION, CLASSES, SOURCE_GROUPS, EVALUATION
+            predictions,
+            calibrated,
+            CALIBRATION,
+            CLASSES,
+            SOURCE_GROUPS,
+            "no_tumor",
+            EVALUATION,
         )
         == {}
     )
@@ -93,6 +99,7 @@ def test_collect_metrics_names_every_split(small_model) -> None:
             CALIBRATION,
             CLASSES,
             SOURCE_GROUPS,
+            "no_tumor",
             EVALUATION,
         )
 
@@ -154,7 +161,13 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
     assert calibration["image_preprocessing"] == IMAGE_PREPROCESSING
     json.dumps(calibration, allow_nan=False)
     metrics = evaluate_predictions(
-        predictions, calibrated, calibration, CLASSES, SOURCE_GROUPS, EVALUATION
+        predictions,
+        calibrated,
+        calibration,
+        CLASSES,
+        SOURCE_GROUPS,
+        "no_tumor",
+        EVALUATION,
     )
     assert metrics["log_loss"] == pytest.approx(fit["nll_after"], rel=1e-6)
     assert metrics["log_loss_uncalibrated"] == pytest.approx(

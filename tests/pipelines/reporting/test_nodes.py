@@ -121,7 +121,13 @@ def test_figures_and_report(small_model, data_split) -> None:
         predict_probabilities(small_model, cache, EVALUATION), CALIBRATION
     )
     metrics = evaluate_predictions(
-        predictions, predictions, CALIBRATION, CLASSES, SOURCE_GROUPS, EVALUATION
+        predictions,
+        predictions,
+        CALIBRATION,
+        CLASSES,
+        SOURCE_GROUPS,
+        "no_tumor",
+        EVALUATION,
     )
     flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
 

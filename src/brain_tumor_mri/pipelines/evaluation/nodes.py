@@ -251,6 +251,7 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
     source_groups: SourceGroupParams,
+    negative_class: str,
     params: EvaluationParams,
 ) -> dict[str, Any]:
     """Every metric of one split; {} for an empty split.
@@ -261,7 +262,7 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     ``brier_score_uncalibrated`` and ``reliability_uncalibrated`` of the model's own
     probabilities, the review threshold's ``coverage_at_threshold`` and
     ``accuracy_at_threshold``, and the screening metrics (``screening_metrics``:
-    any tumour against ``params.screening.negative_class``), and where the
+    any tumour against ``negative_class``), and where the
     images' source groups are known, accuracy and tumour sensitivity per group with
     the worst-group and group-balanced accuracy (``source_group_metrics``).
     """
@@ -276,7 +277,7 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     uncalibrated = classification_metrics(
         labels, predictions["probabilities"], names, ece_bins=params.ece_bins
     )
-    negative = params.screening.negative_class
+    negative = negative_class
     return {
         **metrics,
         **{

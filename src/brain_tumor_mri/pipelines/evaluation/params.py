@@ -13,16 +13,11 @@ class ReviewParams(StrictModel):
     target_accuracy: float = Field(gt=0, le=1)
 
 
-class ScreeningParams(StrictModel):
-    negative_class: str = Field(min_length=1)
-
-
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
     review: ReviewParams
-    screening: ScreeningParams
     adapt_batch_norm: bool
 
 

@@ -134,6 +134,7 @@ def _split_nodes(split: str) -> list[Node]:
                 "calibration",
                 "params:classes",
                 "params:source_groups",
+                "params:negative_class",
                 "params:evaluation",
             ],
             outputs=f"{split}_metrics",
