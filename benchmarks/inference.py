@@ -122,13 +122,10 @@ def main() -> None:
     args = parser.parse_args()
 
     parameters = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())
-    reporting = yaml.safe_load(
-        (ROOT / "conf/base/parameters_reporting.yml").read_text()
-    )
     inference = yaml.safe_load(
         (ROOT / "conf/base/parameters_inference.yml").read_text()
     )
-    gradcam = reporting["reporting"]["gradcam"]
+    gradcam = parameters["gradcam"]
     batch_size = int(inference["inference"]["batch_size"])
     names = class_names(parameters["classes"])
 

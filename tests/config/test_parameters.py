@@ -61,7 +61,7 @@ def test_shipped_configuration_fits_the_schemas(env: str):
             "unknown image format HEIC",
         ),
         ({"external_test_dir": "/no/such/folder"}, "no folder at '/no/such"),
-        ({"reporting": {"gradcam": {"alpha": 2}}}, "reporting.gradcam.alpha"),
+        ({"gradcam": {"alpha": 2}}, "gradcam.alpha"),
         (
             {"evaluation": {"review": {"target_accuracy": 1.5}}},
             "evaluation.review.target_accuracy",

@@ -37,6 +37,12 @@ class ImagePreprocessingParams(StrictModel):
     intensity: Literal["percentile", "clahe"] | None = None
 
 
+class GradcamParams(StrictModel):
+    layer: str = Field(min_length=1)
+    alpha: float = Field(ge=0, le=1)
+    batch_size: int = Field(ge=1)
+
+
 SHARED_SCHEMAS: dict[str, Any] = {
     "seed": int,
     "image_size": Annotated[
@@ -46,4 +52,5 @@ SHARED_SCHEMAS: dict[str, Any] = {
     "negative_class": Annotated[str, Field(min_length=1)],
     "source_groups": SourceGroupParams,
     "image_preprocessing": ImagePreprocessingParams,
+    "gradcam": GradcamParams,
 }

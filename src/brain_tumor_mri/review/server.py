@@ -25,11 +25,11 @@ def serve_review_page(
 
     The Kedro session of ``env`` sets MLflow's tracking URI (``conf/*/mlflow.yml``) and
     gives the registered model's name (the catalog's ``servable_model``) and the
-    Grad-CAM parameters (``reporting.gradcam``).
+    Grad-CAM parameters (``gradcam``).
     """
     with KedroSession.create(project_path=Path.cwd(), env=env) as session:
         context = session.load_context()
-        gradcam = context.params["reporting"]["gradcam"]
+        gradcam = context.params["gradcam"]
         catalog = context.config_loader["catalog"]
         registered = catalog["servable_model"]["registered_model_name"]
     model_uri = model_uri or latest_registered_uri(registered)

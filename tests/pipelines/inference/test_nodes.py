@@ -15,7 +15,7 @@ from brain_tumor_mri.core.model import build_classifier
 from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from tests.helpers.raw_folders import CLASSES, IMAGE_PREPROCESSING
 
-# The inference group of conf/base/parameters_inference.yml, and reporting.gradcam.
+# The inference group of conf/base/parameters_inference.yml, and the shared gradcam.
 INFERENCE = {"batch_size": 32, "adapt_batch_norm": False}
 GRADCAM = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 16}
 CALIBRATION = {

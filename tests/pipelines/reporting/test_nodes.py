@@ -39,13 +39,9 @@ from tests.helpers.raw_folders import CLASSES, PREPROCESSING, SOURCE_GROUPS
 REPORTING = {
     "misclassified_examples": 16,
     "missed_tumour_examples": 16,
-    "gradcam": {
-        "layer": "conv5_block3_out",
-        "examples_per_class": 1,
-        "alpha": 0.4,
-        "batch_size": 16,
-    },
+    "gradcam_examples_per_class": 1,
 }
+GRADCAM = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 16}
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HISTORY = {
@@ -137,7 +133,7 @@ def test_figures_and_report(small_model, data_split) -> None:
         cache, predictions, {"test": metrics}, REPORTING, split="test"
     )
     cams, cam_pngs = gradcam_figures(
-        flat_resnet, cache, predictions, CLASSES, REPORTING["gradcam"]
+        flat_resnet, cache, predictions, CLASSES, GRADCAM, 1
     )
     group_figures, group_pngs = source_group_figures({"test": metrics})
     shortcut_audit, _ = audit_shortcuts(

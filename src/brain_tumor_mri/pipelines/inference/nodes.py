@@ -13,6 +13,7 @@ import pandas as pd
 from PIL import Image
 
 from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
@@ -124,7 +125,7 @@ def predict_images(
     inference_calibration: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
     params: InferenceParams,
-    gradcam: Mapping[str, Any],
+    gradcam: GradcamParams,
     formats: Sequence[str],
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
     """The predictions table of every file, and a Grad-CAM overlay per readable image.
@@ -135,7 +136,7 @@ def predict_images(
     and each prediction flagged ``needs_review`` under its review threshold
     (``inference_calibration``); without one, they are the model's own and all flagged.
 
-    Each overlay shows the evidence for the predicted class (``gradcam["layer"]``) on
+    Each overlay shows the evidence for the predicted class (``gradcam.layer``) on
     the image at its original resolution, cropped to the brain as the model saw it;
     overlays are drawn when saved, one at a time.
     """
@@ -172,7 +173,7 @@ def _overlays(  # noqa: PLR0913 (the Grad-CAM settings and the image loader's)
     inference_images: Mapping[str, Loader],
     *,
     preprocessing: Mapping[str, Any] | None,
-    gradcam: Mapping[str, Any],
+    gradcam: GradcamParams,
     formats: Sequence[str],
 ) -> dict[str, Callable[[], Image.Image]]:
     """A Grad-CAM overlay of the predicted class per readable image, drawn when
@@ -181,15 +182,15 @@ def _overlays(  # noqa: PLR0913 (the Grad-CAM settings and the image loader's)
         model,
         decoded_images["images"],
         predicted,
-        gradcam["layer"],
-        int(gradcam["batch_size"]),
+        gradcam.layer,
+        gradcam.batch_size,
     )
     return {
         file: partial(
             _overlay,
             inference_images[file],
             heatmap,
-            gradcam["alpha"],
+            gradcam.alpha,
             preprocessing,
             formats,
         )

@@ -29,7 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "inference_calibration": "inference_calibration",
                     "classes": "params:classes",
                     "params": "params:inference",
-                    "gradcam": "params:reporting.gradcam",
+                    "gradcam": "params:gradcam",
                     "formats": "params:preprocessing.image_formats",
                 },
                 outputs=["inference_predictions", "inference_gradcam_overlays"],

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras
 
 from brain_tumor_mri.config.base import typed_params
-from brain_tumor_mri.config.shared import ClassSpec
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.model import build_classifier
 from brain_tumor_mri.pipelines.model_construction.params import ModelConstructionParams
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 @typed_params
 def build_model(
     image_size: list[int],
-    classes: list[ClassSpec],
+    classes: Sequence[Mapping[str, Any]],
     seed: int,
     params: ModelConstructionParams,
 ) -> keras.Model:

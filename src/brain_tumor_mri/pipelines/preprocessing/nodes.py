@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,6 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import (
-    ClassSpec,
     ImagePreprocessingParams,
     SourceGroupParams,
 )
@@ -81,7 +80,7 @@ def _counts(values: Iterable[str]) -> str:
 @typed_params
 def index_raw_files(
     raw_images: RawImages,
-    classes: list[ClassSpec],
+    classes: Sequence[Mapping[str, Any]],
     source_groups: SourceGroupParams,
     params: PreprocessingParams,
 ) -> pd.DataFrame:
@@ -200,7 +199,7 @@ def audit_leakage(
 def split_data(
     validated_images: pd.DataFrame,
     near_duplicate_pairs: pd.DataFrame,
-    classes: list[ClassSpec],
+    classes: Sequence[Mapping[str, Any]],
     seed: int,
     params: PreprocessingParams,
 ) -> pd.DataFrame:
@@ -301,7 +300,7 @@ def describe_data_set(data_split: pd.DataFrame) -> pd.DataFrame:
 @typed_params
 def audit_shortcuts(
     data_split: pd.DataFrame,
-    classes: list[ClassSpec],
+    classes: Sequence[Mapping[str, Any]],
     seed: int,
     negative_class: str,
     params: PreprocessingParams,

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from brain_tumor_mri import __version__
 from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.calibration import risk_coverage_curve
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
@@ -54,7 +55,7 @@ from brain_tumor_mri.pipelines.reporting.figures.training_curves import (
     plot_training_history,
 )
 from brain_tumor_mri.pipelines.reporting.html_report import build_html_report
-from brain_tumor_mri.pipelines.reporting.params import GradcamParams, ReportingParams
+from brain_tumor_mri.pipelines.reporting.params import ReportingParams
 
 Figures = dict[str, Figure]
 Pngs = dict[str, bytes]
@@ -243,12 +244,13 @@ def _mistake_figures(
 
 
 @typed_params
-def gradcam_figures(
+def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     model: keras.Model,
     test_cache: Mapping[str, np.ndarray],
     test_predictions: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
     params: GradcamParams,
+    examples_per_class: int,
 ) -> tuple[Figures, Pngs]:
     """For each class, its most confidently right and wrong test images beside their
     Grad-CAM overlay for the predicted class; one figure per class."""
@@ -257,7 +259,7 @@ def gradcam_figures(
     probabilities = np.asarray(test_predictions["probabilities"])
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
-    count = params.examples_per_class
+    count = examples_per_class
     chosen = {
         k: (
             most_confident((labels == k) & (predicted == k), confidence, count),

@@ -9,17 +9,10 @@ from pydantic import Field
 from brain_tumor_mri.config.base import StrictModel
 
 
-class GradcamParams(StrictModel):
-    layer: str = Field(min_length=1)
-    examples_per_class: int = Field(ge=1, le=20)
-    alpha: float = Field(ge=0, le=1)
-    batch_size: int = Field(ge=1)
-
-
 class ReportingParams(StrictModel):
     misclassified_examples: int = Field(ge=0)
     missed_tumour_examples: int = Field(ge=0)
-    gradcam: GradcamParams
+    gradcam_examples_per_class: int = Field(ge=1, le=20)
 
 
 SCHEMAS: dict[str, Any] = {"reporting": ReportingParams}
