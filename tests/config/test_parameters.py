@@ -53,11 +53,11 @@ def test_shipped_configuration_fits_the_schemas(env: str):
         ),
         ({"classes": [{"name": "a"}, {"name": "a"}]}, "names must be unique"),
         (
-            {"preprocessing": {"image_formats": ["JPEG", "EPS"]}},
-            "preprocessing.image_formats: Value error, EPS can never be allowed",
+            {"image_input": {"image_formats": ["JPEG", "EPS"]}},
+            "image_input.image_formats: Value error, EPS can never be allowed",
         ),
         (
-            {"preprocessing": {"image_formats": ["JPEG", "HEIC"]}},
+            {"image_input": {"image_formats": ["JPEG", "HEIC"]}},
             "unknown image format HEIC",
         ),
         ({"external_test_dir": "/no/such/folder"}, "no folder at '/no/such"),

@@ -22,7 +22,7 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import (
 )
 from tests.conftest import SHARED_DATA
 from tests.helpers import dicom_files
-from tests.helpers.raw_folders import CLASSES, PREPROCESSING, SOURCE_GROUPS
+from tests.helpers.raw_folders import CLASSES, IMAGE_INPUT, PREPROCESSING, SOURCE_GROUPS
 
 GLIOMA = SHARED_DATA / "Testing/glioma_tumor/image(1).jpg"
 # The model input sizes of the quick profile and of the base configuration.
@@ -186,13 +186,15 @@ def test_preprocessing_indexes_and_validates_dicoms_beside_jpegs(tmp_path, jpeg)
         for path in (tmp_path / "raw").rglob("*")
         if path.is_file()
     }
-    manifest = index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING).set_index(
-        "path"
-    )
+    manifest = index_raw_files(
+        raw, CLASSES, SOURCE_GROUPS, PREPROCESSING, IMAGE_INPUT
+    ).set_index("path")
     assert manifest.loc["Training/glioma_tumor/a.dcm", "format"] == "DICOM"
     assert manifest.loc["Training/glioma_tumor/b", "format"] == "DICOM"
     assert manifest.loc["Training/glioma_tumor/report.dcm", "status"] == "unreadable"
-    valid, bad = validate_images(raw, manifest.reset_index(), PREPROCESSING)
+    valid, bad = validate_images(
+        raw, manifest.reset_index(), PREPROCESSING, IMAGE_INPUT
+    )
     assert sorted(valid["path"]) == [
         "Training/glioma_tumor/a.dcm",
         "Training/glioma_tumor/a.jpg",

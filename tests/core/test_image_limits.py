@@ -23,6 +23,7 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import index_raw_files
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.raw_folders import (
     CLASSES,
+    IMAGE_INPUT,
     PREPROCESSING,
     SOURCE_GROUPS,
     hostile_formats,
@@ -81,7 +82,7 @@ def test_the_limit_is_a_parameter():
     assert load_rgb(data, (150, 150), max_pixels=60_000).shape == (150, 150, 3)
     assert (
         "max_image_pixels: 25000000"
-        in (PROJECT_ROOT / "conf/base/parameters_preprocessing.yml").read_text()
+        in (PROJECT_ROOT / "conf/base/parameters.yml").read_text()
     )
 
 
@@ -121,7 +122,11 @@ def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Pat
         },
     ).load()
     manifest = index_raw_files(
-        raw, CLASSES, SOURCE_GROUPS, {**PREPROCESSING, "max_image_pixels": 64 * 64 - 1}
+        raw,
+        CLASSES,
+        SOURCE_GROUPS,
+        PREPROCESSING,
+        {**IMAGE_INPUT, "max_image_pixels": 64 * 64 - 1},
     ).set_index("path")
     row = manifest.loc["Training/pituitary/sixteen.png"]
     assert row["status"] == "unreadable"

@@ -39,6 +39,7 @@ from brain_tumor_mri.pipelines.preprocessing.shortcut_audit import (
 )
 from tests.helpers.raw_folders import (
     CLASSES,
+    IMAGE_INPUT,
     PREPROCESSING,
     SOURCE_GROUPS,
     encode,
@@ -134,8 +135,8 @@ def _write_set(root: Path, planted: bool) -> Path:
 
 def _audit(root: Path) -> tuple[dict, pd.DataFrame]:
     raw = raw_partitions(root)
-    manifest = index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING)
-    valid, _ = validate_images(raw, manifest, PREPROCESSING)
+    manifest = index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING, IMAGE_INPUT)
+    valid, _ = validate_images(raw, manifest, PREPROCESSING, IMAGE_INPUT)
     pairs, _ = audit_leakage(valid, PREPROCESSING)
     split = split_data(valid, pairs, CLASSES, 42, PREPROCESSING)
     audit, metrics = audit_shortcuts(split, CLASSES, 42, "no_tumor", PREPROCESSING)

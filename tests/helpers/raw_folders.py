@@ -20,9 +20,12 @@ PREPROCESSING = {
     "validation_fraction": 0.25,
     "near_duplicate_max_distance": 6,
     "workers": 2,
+    "shortcut_audit": {"warn_above_majority": 0.2},
+}
+# The image_input group of conf/base/parameters.yml.
+IMAGE_INPUT = {
     "max_image_pixels": 25_000_000,
     "image_formats": ["JPEG", "PNG", "DICOM"],
-    "shortcut_audit": {"warn_above_majority": 0.2},
 }
 # The source_groups group of conf/base/parameters.yml.
 SOURCE_GROUPS = {

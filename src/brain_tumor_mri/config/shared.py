@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from brain_tumor_mri.config.base import StrictModel
+from brain_tumor_mri.core.images import check_formats
 
 
 class ClassSpec(StrictModel):
@@ -37,6 +38,13 @@ class ImagePreprocessingParams(StrictModel):
     intensity: Literal["percentile", "clahe"] | None = None
 
 
+class ImageInputParams(StrictModel):
+    max_image_pixels: int = Field(ge=1)
+    image_formats: Annotated[
+        list[str], Field(min_length=1), AfterValidator(check_formats)
+    ]
+
+
 class GradcamParams(StrictModel):
     layer: str = Field(min_length=1)
     alpha: float = Field(ge=0, le=1)
@@ -53,4 +61,5 @@ SHARED_SCHEMAS: dict[str, Any] = {
     "source_groups": SourceGroupParams,
     "image_preprocessing": ImagePreprocessingParams,
     "gradcam": GradcamParams,
+    "image_input": ImageInputParams,
 }

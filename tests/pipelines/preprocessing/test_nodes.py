@@ -25,6 +25,7 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import (
 )
 from tests.helpers.raw_folders import (
     CLASSES,
+    IMAGE_INPUT,
     IMAGE_PREPROCESSING,
     PREPROCESSING,
     SOURCE_GROUPS,
@@ -68,12 +69,12 @@ def raw(raw_root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def manifest(raw: dict) -> pd.DataFrame:
-    return index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING)
+    return index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING, IMAGE_INPUT)
 
 
 @pytest.fixture(scope="module")
 def validated(raw: dict, manifest: pd.DataFrame) -> tuple:
-    return validate_images(raw, manifest, PREPROCESSING)
+    return validate_images(raw, manifest, PREPROCESSING, IMAGE_INPUT)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,11 @@ def test_index_marks_unknown_folders_and_non_images(manifest: pd.DataFrame):
 
 def test_index_limits_images_per_class(raw: dict):
     limited = index_raw_files(
-        raw, CLASSES, SOURCE_GROUPS, {**PREPROCESSING, "max_images_per_class": 2}
+        raw,
+        CLASSES,
+        SOURCE_GROUPS,
+        {**PREPROCESSING, "max_images_per_class": 2},
+        IMAGE_INPUT,
     )
     usable = limited[limited["status"] == "ok"]
     assert usable.groupby(["split", "label"]).size().max() == 2
@@ -133,7 +138,7 @@ def test_validate_reports_every_bad_file_and_loses_nothing(manifest, validated):
 
 def test_validate_logs_counts(raw, manifest, caplog):
     with caplog.at_level("INFO"):
-        validate_images(raw, manifest, PREPROCESSING)
+        validate_images(raw, manifest, PREPROCESSING, IMAGE_INPUT)
     assert "bad files listed in the bad-files report" in caplog.text
     assert "Skipping 'Training/glioma_tumor/truncated.jpg'" in caplog.text
 
@@ -253,7 +258,13 @@ def test_cache_writes_uint8_images_and_labels_per_split(
         dataset = NumpyArraysDataset(path=tmp_path / name)
         dataset.save(
             cache_split(
-                raw, split, [24, 32], IMAGE_PREPROCESSING, PREPROCESSING, split=name
+                raw,
+                split,
+                [24, 32],
+                IMAGE_PREPROCESSING,
+                PREPROCESSING,
+                IMAGE_INPUT,
+                split=name,
             )
         )
         caches[name] = dataset.load()

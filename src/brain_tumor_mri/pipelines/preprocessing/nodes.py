@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import (
+    ImageInputParams,
     ImagePreprocessingParams,
     SourceGroupParams,
 )
@@ -83,6 +84,7 @@ def index_raw_files(
     classes: Sequence[Mapping[str, Any]],
     source_groups: SourceGroupParams,
     params: PreprocessingParams,
+    image_input: ImageInputParams,
 ) -> pd.DataFrame:
     """One row per file under the raw folder: location, size, sha256, image header,
     JPEG quality estimate and source group (``source_groups``' rules)."""
@@ -102,7 +104,9 @@ def index_raw_files(
     described = pd.DataFrame(
         parallel_map(
             lambda path: describe_file(
-                raw_images[path](), params.max_image_pixels, params.image_formats
+                raw_images[path](),
+                image_input.max_image_pixels,
+                image_input.image_formats,
             ),
             located["path"].tolist(),
             params.workers,
@@ -128,7 +132,10 @@ def index_raw_files(
 
 @typed_params
 def validate_images(
-    raw_images: RawImages, image_manifest: pd.DataFrame, params: PreprocessingParams
+    raw_images: RawImages,
+    image_manifest: pd.DataFrame,
+    params: PreprocessingParams,
+    image_input: ImageInputParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decode every indexed file once; return usable images (with pHash and the width
     of the black frame around the head) and bad files.
@@ -140,7 +147,7 @@ def validate_images(
     candidates = image_manifest[image_manifest["status"] == OK].reset_index(drop=True)
     checked = parallel_map(
         lambda path: inspect_pixels(
-            raw_images[path](), params.max_image_pixels, params.image_formats
+            raw_images[path](), image_input.max_image_pixels, image_input.image_formats
         ),
         candidates["path"].tolist(),
         params.workers,
@@ -243,6 +250,7 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     image_size: list[int],
     image_preprocessing: ImagePreprocessingParams,
     params: PreprocessingParams,
+    image_input: ImageInputParams,
     split: str,
 ) -> dict[str, Any]:
     """Decode, convert to 8-bit RGB, preprocess and resize each image of one split, once.
@@ -262,8 +270,8 @@ def cache_split(  # noqa: PLR0917 (Kedro passes node inputs positionally)
             raw_images[path](),
             size,
             preparation,
-            params.max_image_pixels,
-            params.image_formats,
+            image_input.max_image_pixels,
+            image_input.image_formats,
         )
 
     def batches() -> Iterator[np.ndarray]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from brain_tumor_mri.config.base import StrictModel
-from brain_tumor_mri.core.images import check_formats
 
 
 class ShortcutAuditParams(StrictModel):
@@ -20,10 +19,6 @@ class PreprocessingParams(StrictModel):
     validation_fraction: float = Field(gt=0, lt=1)
     near_duplicate_max_distance: int = Field(ge=0, le=64)
     workers: int = Field(ge=1)
-    max_image_pixels: int = Field(ge=1)
-    image_formats: Annotated[
-        list[str], Field(min_length=1), AfterValidator(check_formats)
-    ]
     shortcut_audit: ShortcutAuditParams
 
 
