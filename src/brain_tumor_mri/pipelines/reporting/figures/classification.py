@@ -73,6 +73,15 @@ def _macro_roc(
     return grid, mean
 
 
+def _one_vs_rest(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labels, the probabilities as floats, and the labels one-hot encoded."""
+    labels = np.asarray(labels)
+    one_hot = np.eye(len(class_names), dtype=int)[labels]
+    return labels, np.asarray(probabilities, dtype=float), one_hot
+
+
 def _ranked_classes(labels: np.ndarray, num_classes: int) -> list[int]:
     """Classes with both positives and negatives in the split."""
     counts = np.bincount(labels, minlength=num_classes)
@@ -86,9 +95,7 @@ def plot_roc_curves(
     split: str | None = None,
 ) -> Figure:
     """One-vs-rest ROC curve of each class, AUC in the legend, micro and macro average."""
-    labels = np.asarray(labels)
-    probabilities = np.asarray(probabilities, dtype=float)
-    one_hot = np.eye(len(class_names), dtype=int)[labels]
+    labels, probabilities, one_hot = _one_vs_rest(labels, probabilities, class_names)
     figure = Figure(figsize=(7.5, 6.5), layout="constrained")
     ax = figure.subplots()
     ranked = _ranked_classes(labels, len(class_names))
@@ -129,9 +136,7 @@ def plot_precision_recall_curves(
     split: str | None = None,
 ) -> Figure:
     """Precision-recall curve of each class, average precision in the legend."""
-    labels = np.asarray(labels)
-    probabilities = np.asarray(probabilities, dtype=float)
-    one_hot = np.eye(len(class_names), dtype=int)[labels]
+    labels, probabilities, one_hot = _one_vs_rest(labels, probabilities, class_names)
     figure = Figure(figsize=(7.5, 6.5), layout="constrained")
     ax = figure.subplots()
     present = [k for k in range(len(class_names)) if one_hot[:, k].any()]
