@@ -37,8 +37,9 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def modules_imported_by(code: str) -> list[str]:
-    """Every module that a fresh interpreter has imported after running ``code``."""
+def printed_lines(code: str) -> list[str]:
+    """What a fresh interpreter prints running ``code`` in the project, then the
+    modules it has imported (one JSON line)."""
     result = subprocess.run(
         [sys.executable, "-c", IMPORTED_AFTER.format(code=code)],
         cwd=PROJECT_ROOT,
@@ -47,7 +48,12 @@ def modules_imported_by(code: str) -> list[str]:
         timeout=300,
         check=True,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()
+
+
+def modules_imported_by(code: str) -> list[str]:
+    """Every module that a fresh interpreter has imported after running ``code``."""
+    return json.loads(printed_lines(code)[-1])
 
 
 def heavy_or_nodes(modules: list[str]) -> list[str]:
@@ -82,15 +88,7 @@ def test_the_registry_names_its_pipelines_without_importing_them():
         "from kedro.framework.project import pipelines\n"
         "print(json.dumps(sorted(pipelines)))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORTED_AFTER.format(code=code)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    *_, names, modules = result.stdout.strip().splitlines()
+    *_, names, modules = printed_lines(code)
     assert json.loads(names) == sorted(PIPELINE_FOLDERS | {"__default__", "training"})
     assert not heavy_or_nodes(json.loads(modules))
 
