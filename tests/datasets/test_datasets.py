@@ -30,9 +30,10 @@ READ_ONLY_DATASETS = {
     datasets.MlflowKerasModelUriDataset,
     datasets.MlflowModelCalibrationDataset,
 }
+# The package imports each dataset on first use: its names are in __all__.
 DATASET_CLASSES = [
     value
-    for value in vars(datasets).values()
+    for value in (getattr(datasets, name) for name in datasets.__all__)
     if inspect.isclass(value) and issubclass(value, AbstractDataset)
 ]
 

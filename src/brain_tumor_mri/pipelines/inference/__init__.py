@@ -1,5 +1,8 @@
 """Batch prediction of a folder of new images, with a Grad-CAM overlay per image."""
 
-from brain_tumor_mri.pipelines.inference.pipeline import create_pipeline
+from brain_tumor_mri.framework.lazy_pipeline import lazy_create_pipeline
 
 __all__ = ["create_pipeline"]
+
+# create_pipeline is imported from pipeline.py on first use.
+__getattr__ = lazy_create_pipeline(__name__)

@@ -1,5 +1,8 @@
 """ResNet-50 model construction: the untrained model and its summary."""
 
-from brain_tumor_mri.pipelines.model_construction.pipeline import create_pipeline
+from brain_tumor_mri.framework.lazy_pipeline import lazy_create_pipeline
 
 __all__ = ["create_pipeline"]
+
+# create_pipeline is imported from pipeline.py on first use.
+__getattr__ = lazy_create_pipeline(__name__)

@@ -1,5 +1,8 @@
 """Figures of the run, Grad-CAM heatmaps and the self-contained HTML report."""
 
-from brain_tumor_mri.pipelines.reporting.pipeline import create_pipeline
+from brain_tumor_mri.framework.lazy_pipeline import lazy_create_pipeline
 
 __all__ = ["create_pipeline"]
+
+# create_pipeline is imported from pipeline.py on first use.
+__getattr__ = lazy_create_pipeline(__name__)
