@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brain_tumor_mri import __version__
-from brain_tumor_mri.core.calibration import risk_coverage_curve
+from brain_tumor_mri.core.calibration_fitting import risk_coverage_curve
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import (
     DEFAULT_LAYER,
