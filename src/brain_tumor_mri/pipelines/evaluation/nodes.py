@@ -21,7 +21,7 @@ from brain_tumor_mri.core.calibration_fitting import (
     fit_temperature,
 )
 from brain_tumor_mri.core.classes import class_names, folder_to_class
-from brain_tumor_mri.core.images import load_images
+from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,

@@ -18,14 +18,11 @@ from sklearn.model_selection import StratifiedGroupKFold
 from tqdm.auto import tqdm
 
 from brain_tumor_mri.core.classes import class_names, folder_to_class
-from brain_tumor_mri.core.images import (
-    ImageReadError,
-    decode_image,
-    load_rgb,
-    perceptual_hash,
-    read_header,
-    to_rgb8,
-)
+from brain_tumor_mri.core.images.colour import to_rgb8
+from brain_tumor_mri.core.images.decoding import decode_image, read_header
+from brain_tumor_mri.core.images.hashing import perceptual_hash
+from brain_tumor_mri.core.images.limits import ImageReadError
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.source_groups import assign_source_groups
 from brain_tumor_mri.pipelines.preprocessing.near_duplicates import (
     equal_key_pairs,
