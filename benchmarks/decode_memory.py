@@ -1,6 +1,6 @@
 """Decoding memory benchmark: peak RSS of decoding one hostile or large image.
 
-Each case decodes one image with ``brain_tumor_mri.core.images.load_rgb`` in a fresh Python
+Each case decodes one image with ``brain_tumor_mri.core.images.loading.load_rgb`` in a fresh Python
 process, as serving, batch inference and caching do (resized to 150x150), or at full
 size (the Grad-CAM overlay of batch inference). It prints, per case, the growth of the
 resident memory while decoding (peak RSS during the decode minus RSS before it; Linux
@@ -66,7 +66,7 @@ def decode_once(path: str, size: list[int] | None, max_pixels: int | None) -> di
     """In this process: read the file, reset the peak RSS, decode, report the growth."""
     import time
 
-    from brain_tumor_mri.core.images import load_rgb
+    from brain_tumor_mri.core.images.loading import load_rgb
 
     data = Path(path).read_bytes()
     limit = {} if max_pixels is None else {"max_pixels": max_pixels}

@@ -37,7 +37,7 @@ import pandas as pd
 import requests
 import yaml
 
-from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.serving.request import images_from_request
 from brain_tumor_mri.tracking.logged_models import load_keras_model
 
@@ -71,7 +71,7 @@ import keras, mlflow
 from PIL import Image
 from brain_tumor_mri.datasets import MlflowServableModelDataset
 from brain_tumor_mri.serving.image_classifier import ServableModel
-from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.model import build_classifier
 
 size, store, example = int(sys.argv[1]), sys.argv[2], sys.argv[3]

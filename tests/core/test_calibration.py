@@ -1,21 +1,21 @@
-"""Temperature scaling, the review threshold and screening metrics, checked by hand."""
+"""Temperature scaling and the review threshold (applied and fitted) and screening
+metrics, checked by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import softmax as scipy_softmax
 from sklearn.metrics import log_loss
 
-from brain_tumor_mri.core.calibration import (
-    apply_temperature,
+from brain_tumor_mri.core.calibration import apply_temperature, needs_review, softmax
+from brain_tumor_mri.core.calibration_fitting import (
     choose_confidence_threshold,
     fit_temperature,
-    needs_review,
-    review_metrics,
     risk_coverage_curve,
-    screening_metrics,
 )
 from brain_tumor_mri.core.prediction import prediction_frame
+from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
 
@@ -77,6 +77,17 @@ def test_zero_probabilities_and_empty_splits() -> None:
     assert apply_temperature(np.zeros((0, 4)), 2.0).shape == (0, 4)
     with pytest.raises(ValueError, match="positive"):
         apply_temperature(probabilities, 0.0)
+
+
+def test_softmax_is_scipys_to_the_bit() -> None:
+    # The served model applies the temperature without SciPy: the same numbers.
+    logits = np.random.default_rng(1).normal(0, 30, (500, 4))
+    np.testing.assert_array_equal(softmax(logits), scipy_softmax(logits, axis=-1))
+    labels, probabilities = overconfident()
+    np.testing.assert_array_equal(
+        apply_temperature(probabilities, 1.7),
+        scipy_softmax(np.log(probabilities.astype(np.float64)) / 1.7, axis=-1),
+    )
 
 
 def probabilities_for(confidences, predicted) -> np.ndarray:

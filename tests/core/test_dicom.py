@@ -9,13 +9,10 @@ import numpy as np
 import pytest
 
 from brain_tumor_mri.core.dicom import FALLBACK_PERCENTILES, decode_dicom
-from brain_tumor_mri.core.images import (
-    ImageReadError,
-    decode_image,
-    load_images,
-    load_rgb,
-    read_header,
-)
+from brain_tumor_mri.core.images.batches import load_images
+from brain_tumor_mri.core.images.decoding import decode_image, read_header
+from brain_tumor_mri.core.images.limits import ImageReadError
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     index_raw_files,
     validate_images,

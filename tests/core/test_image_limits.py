@@ -11,14 +11,13 @@ import pytest
 from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image, ImageDraw
 
-from brain_tumor_mri.core.images import (
+from brain_tumor_mri.core.images.decoding import read_header
+from brain_tumor_mri.core.images.limits import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
     check_formats,
-    load_rgb,
-    read_header,
-    resize_rgb,
 )
+from brain_tumor_mri.core.images.loading import load_rgb, resize_rgb
 from brain_tumor_mri.pipelines.preprocessing.nodes import index_raw_files
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.raw_folders import (

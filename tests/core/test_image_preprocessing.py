@@ -6,12 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from brain_tumor_mri.core.images import (
-    brain_box,
-    crop_to_brain,
-    load_rgb,
-    normalise_intensity,
-)
+from brain_tumor_mri.core.images.cropping import brain_box, crop_to_brain
+from brain_tumor_mri.core.images.intensity import normalise_intensity
+from brain_tumor_mri.core.images.loading import load_rgb
 from tests.conftest import SHARED_DATA
 from tests.helpers.raw_folders import IMAGE_PREPROCESSING
 

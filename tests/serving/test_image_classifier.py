@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from PIL import Image
 
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
-from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.serving.request import decode_base64_image, images_from_request
 from tests.conftest import QuickTrainingRun
 from tests.helpers import dicom_files

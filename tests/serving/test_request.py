@@ -24,7 +24,7 @@ from kedro.config import OmegaConfigLoader
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
-from brain_tumor_mri.core.images import png_bytes
+from brain_tumor_mri.core.images.encoding import png_bytes
 from brain_tumor_mri.datasets import MlflowServableModelDataset
 from brain_tumor_mri.serving.image_classifier import ServableModel
 from brain_tumor_mri.serving.request import RequestLimits, images_from_request

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from brain_tumor_mri.config.base import StrictModel
-from brain_tumor_mri.core.images import check_formats
+from brain_tumor_mri.core.images.limits import check_formats
 
 
 class ClassSpec(StrictModel):

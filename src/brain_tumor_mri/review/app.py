@@ -32,7 +32,7 @@ from brain_tumor_mri.core.gradcam import (
     make_gradcam_heatmaps,
     overlay_heatmap,
 )
-from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
     image_size,

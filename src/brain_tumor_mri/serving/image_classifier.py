@@ -33,22 +33,28 @@ logger = logging.getLogger(__name__)
 CALIBRATION_ARTIFACT = "calibration"
 # Images per forward pass of the Keras model.
 BATCH_SIZE = 32
-# Distributions that the served model imports, pinned to the running versions; mlflow
-# is added by MLflow itself.
-REQUIREMENTS = (
+# The distributions of the served model's import closure (this module, ``core`` and
+# ``serving``), pinned to the running versions when the model is logged; mlflow is added
+# by MLflow itself. tests/serving/test_import_closure.py checks that importing this
+# module in a fresh interpreter loads nothing else and every one of them.
+IMPORTED_REQUIREMENTS = (
     "keras",
     "tensorflow",
     "numpy",
     "pandas",
     "pillow",
     "opencv-python-headless",
-    "imagehash",
     "pydicom",
+)
+# pydicom's decoders of compressed DICOM pixel data (JPEG, JPEG-LS, JPEG 2000, RLE),
+# which it imports only when it decodes such a file.
+DICOM_DECODER_PLUGINS = (
     "pylibjpeg",
     "pylibjpeg-libjpeg",
     "pylibjpeg-openjpeg",
     "pylibjpeg-rle",
 )
+REQUIREMENTS = IMPORTED_REQUIREMENTS + DICOM_DECODER_PLUGINS
 # The file that MLflow's models-from-code runs to build the model when it loads it.
 MODEL_CODE = """\
 from mlflow.models import set_model

@@ -12,15 +12,13 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from brain_tumor_mri.core.images import (
+from brain_tumor_mri.core.images.batches import DecodedImages, load_images
+from brain_tumor_mri.core.images.decoding import ImageHeader, read_header
+from brain_tumor_mri.core.images.limits import (
     DEFAULT_FORMATS,
     DEFAULT_MAX_PIXELS,
-    DecodedImages,
-    ImageHeader,
     ImageReadError,
     check_formats,
-    load_images,
-    read_header,
 )
 
 INPUT_COLUMN = "image"

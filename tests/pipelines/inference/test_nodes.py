@@ -10,7 +10,7 @@ import pydantic
 import pytest
 from PIL import Image
 
-from brain_tumor_mri.core.images import DEFAULT_FORMATS, DEFAULT_MAX_PIXELS
+from brain_tumor_mri.core.images.limits import DEFAULT_FORMATS, DEFAULT_MAX_PIXELS
 from brain_tumor_mri.core.model import build_classifier
 from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from tests.helpers.raw_folders import CLASSES, IMAGE_PREPROCESSING

@@ -24,7 +24,8 @@ from PIL import Image
 from brain_tumor_mri.config.parameters import ParameterError, check_parameters
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
-from brain_tumor_mri.core.images import DEFAULT_FORMATS, DEFAULT_MAX_PIXELS, load_rgb
+from brain_tumor_mri.core.images.limits import DEFAULT_FORMATS, DEFAULT_MAX_PIXELS
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.datasets import (
     MlflowKerasModelDataset,
     MlflowKerasModelUriDataset,

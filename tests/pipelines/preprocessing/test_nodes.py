@@ -12,7 +12,8 @@ from kedro.io import DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image
 
-from brain_tumor_mri.core.images import ImageReadError, load_rgb
+from brain_tumor_mri.core.images.limits import ImageReadError
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.raw_layout import RawDataLayoutError, check_raw_layout
 from brain_tumor_mri.datasets import NumpyArraysDataset
 from brain_tumor_mri.pipelines.preprocessing.nodes import (

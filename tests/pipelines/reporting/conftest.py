@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from brain_tumor_mri.core.calibration import risk_coverage_curve
+from brain_tumor_mri.core.calibration_fitting import risk_coverage_curve
 from brain_tumor_mri.core.gradcam import overlay_heatmap
 from brain_tumor_mri.core.metrics import classification_metrics
 from brain_tumor_mri.pipelines.reporting.figures.calibration import (

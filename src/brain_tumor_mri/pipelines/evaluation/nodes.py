@@ -16,17 +16,14 @@ import pandas as pd
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import SourceGroupParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
-from brain_tumor_mri.core.calibration import (
+from brain_tumor_mri.core.calibration import apply_temperature, confidence
+from brain_tumor_mri.core.calibration_fitting import (
     LOG_TEMPERATURE_BOUNDS,
-    apply_temperature,
     choose_confidence_threshold,
-    confidence,
     fit_temperature,
-    review_metrics,
-    screening_metrics,
 )
 from brain_tumor_mri.core.classes import class_names, folder_to_class
-from brain_tumor_mri.core.images import load_images
+from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,
@@ -35,6 +32,7 @@ from brain_tumor_mri.core.metrics import (
     summary_table,
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
+from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
 from brain_tumor_mri.core.source_groups import source_group_metrics
 from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams, ReviewParams
 

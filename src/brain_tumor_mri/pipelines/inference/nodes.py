@@ -17,7 +17,8 @@ from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
-from brain_tumor_mri.core.images import load_images, load_rgb
+from brain_tumor_mri.core.images.batches import load_images
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
     image_size,

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from brain_tumor_mri.core.classes import class_names
-from brain_tumor_mri.core.images import png_bytes
+from brain_tumor_mri.core.images.encoding import png_bytes
 from brain_tumor_mri.serving.image_classifier import ServableModel
 from brain_tumor_mri.serving.request import RequestLimits
 

@@ -17,7 +17,7 @@ from brain_tumor_mri.config.shared import (
     SourceGroupParams,
 )
 from brain_tumor_mri.core.classes import class_names
-from brain_tumor_mri.core.images import load_rgb
+from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.source_groups import assign_source_groups
 from brain_tumor_mri.pipelines.preprocessing.leakage import (
     duplicate_clusters,

@@ -12,13 +12,10 @@ from typing import Any
 import pandas as pd
 
 from brain_tumor_mri.core.classes import folder_to_class
-from brain_tumor_mri.core.images import (
-    ImageReadError,
-    decode_image,
-    perceptual_hash,
-    read_header,
-    to_rgb8,
-)
+from brain_tumor_mri.core.images.colour import to_rgb8
+from brain_tumor_mri.core.images.decoding import decode_image, read_header
+from brain_tumor_mri.core.images.hashing import perceptual_hash
+from brain_tumor_mri.core.images.limits import ImageReadError
 from brain_tumor_mri.pipelines.preprocessing.shortcut_audit import (
     frame_width,
     jpeg_quality,

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from brain_tumor_mri import __version__
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import GradcamParams
-from brain_tumor_mri.core.calibration import risk_coverage_curve
+from brain_tumor_mri.core.calibration_fitting import risk_coverage_curve
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
 from brain_tumor_mri.pipelines.reporting.figures.calibration import (
