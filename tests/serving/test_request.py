@@ -94,8 +94,8 @@ def test_default_limits_are_the_shipped_parameters():
     )["parameters"]
     assert RequestLimits() == RequestLimits(
         **params["serving"],
-        max_image_pixels=params["preprocessing"]["max_image_pixels"],
-        image_formats=tuple(params["preprocessing"]["image_formats"]),
+        max_image_pixels=params["image_input"]["max_image_pixels"],
+        image_formats=tuple(params["image_input"]["image_formats"]),
     )
 
 

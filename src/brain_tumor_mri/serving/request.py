@@ -29,7 +29,7 @@ class RequestLimits(NamedTuple):
     """What one request may ask of the served model; more is answered with HTTP 400.
 
     The values are logged with the model (its ``model_config``, from the parameters
-    ``serving``, ``preprocessing.max_image_pixels`` and ``preprocessing.image_formats``);
+    ``serving``, ``image_input.max_image_pixels`` and ``image_input.image_formats``);
     MLflow's environment variable ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` overrides them
     when the model is served.
     """

@@ -41,7 +41,7 @@ def _check_dicom_allowed(formats: Sequence[str]) -> None:
     if DICOM_FORMAT not in allowed:
         raise ImageReadError(
             f"DICOM file, not an accepted format ({', '.join(allowed)}; "
-            "preprocessing.image_formats)"
+            "image_input.image_formats)"
         )
 
 
@@ -76,7 +76,7 @@ def _open(data: bytes, formats: Sequence[str]) -> Image.Image:
             raise
         raise ImageReadError(
             f"{detected} image, not an accepted format ({', '.join(allowed)}; "
-            "preprocessing.image_formats)"
+            "image_input.image_formats)"
         ) from error
     frames = getattr(image, "n_frames", 1)
     if frames > 1:

@@ -11,10 +11,10 @@ from brain_tumor_mri.core.dicom import DICOM_FORMAT
 
 # The largest image, in pixels (width x height), that is decoded: far below PIL's own
 # decompression-bomb limit (89 MP), far above any MRI slice. The parameter
-# ``preprocessing.max_image_pixels`` sets it for the pipelines and the served model.
+# ``image_input.max_image_pixels`` sets it for the pipelines and the served model.
 DEFAULT_MAX_PIXELS = 25_000_000
 # The image formats that are decoded (Pillow's names, and DICOM, read by pydicom),
-# unless the parameter ``preprocessing.image_formats`` says otherwise; any other file
+# unless the parameter ``image_input.image_formats`` says otherwise; any other file
 # is refused before Pillow picks a plugin for it.
 DEFAULT_FORMATS = ("JPEG", "PNG", DICOM_FORMAT)
 # Never decoded, whatever ``image_formats`` says: Pillow hands PostScript to
