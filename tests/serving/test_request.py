@@ -138,7 +138,7 @@ def served_small_model(tmp_path_factory: pytest.TempPathFactory):
     env = {
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_PYFUNC_INFERENCE_CONFIG": json.dumps({"max_images_per_request": 2}),
-        "UVICORN_LIMIT_CONCURRENCY": "8",  # as README's serve command
+        "UVICORN_LIMIT_CONCURRENCY": "8",  # as docs/serving.md's serve command
     }
     with serve_mlflow_model(
         "models:/small_classifier/1",
@@ -176,8 +176,8 @@ def test_served_model_answers_400_past_each_limit_and_keeps_serving(
 
 
 def test_mlflow_http_layer_does_what_the_readme_says(served_small_model):
-    """MLflow's own behaviours that README's serving section warns about; if one of
-    these fails, MLflow changed and the README must say so."""
+    """MLflow's own behaviours that docs/serving.md warns about; if one of these
+    fails, MLflow changed and docs/serving.md must say so."""
     _, url = served_small_model
     response = requests.post(url, data='{"inputs": {"image": []}}', timeout=60)
     assert response.status_code == 500  # no Content-Type
@@ -237,18 +237,18 @@ def _seventh_and_eighth(address: tuple[str, str]) -> tuple[int, int] | None:
         )
 
 
-def test_concurrency_limit_is_what_the_readme_says(served_small_model):
-    """With UVICORN_LIMIT_CONCURRENCY=8 (README's serve command), 7 connections are
-    served and the eighth gets 503: uvicorn counts the new connection itself. The
-    README states the measured figure. A 200 on the seventh connection proves that
+def test_concurrency_limit_is_what_the_serving_manual_says(served_small_model):
+    """With UVICORN_LIMIT_CONCURRENCY=8 (docs/serving.md's serve command), 7
+    connections are served and the eighth gets 503: uvicorn counts the new connection
+    itself. docs/serving.md states the measured figure. A 200 on the seventh connection proves that
     the server counts no other, so the eighth's answer is exact."""
     _, url = served_small_model
     address = tuple(url.split("/")[2].split(":"))
-    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
-    assert "UVICORN_LIMIT_CONCURRENCY=8 mlflow models serve" in readme
+    manual = " ".join((PROJECT_ROOT / "docs" / "serving.md").read_text().split())
+    assert "UVICORN_LIMIT_CONCURRENCY=8 mlflow models serve" in manual
     assert (
         "`UVICORN_LIMIT_CONCURRENCY=8`: at most 7 connections at once, open or busy; "
-        "the eighth gets HTTP 503" in readme
+        "the eighth gets HTTP 503" in manual
     )
     deadline = time.monotonic() + 10  # for the server to see closed connections go
     while (statuses := _seventh_and_eighth(address)) is None:
