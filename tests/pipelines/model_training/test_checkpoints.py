@@ -34,17 +34,12 @@ def logged_steps(client: MlflowClient, key: str) -> list[int]:
     ]
 
 
-def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
-    quick_training_run: QuickTrainingRun, tmp_path: Path
-):
-    """Kill a run after its first checkpoint and start it again, in new processes.
-
-    The resumed run trains the second epoch only, and its history equals, bit for
-    bit, the one of the uninterrupted quick run: same seed on CPU, same history.
-    """
-    project = project_with_training_inputs(quick_training_run, tmp_path / "project")
-    first = kedro_run(project, tmp_path / "first.log", "--pipelines", "model_training")
-    client = MlflowClient(project_env(project)["MLFLOW_TRACKING_URI"])
+def kill_after_the_first_checkpoint(
+    project: Path, client: MlflowClient, log: Path
+) -> dict:
+    """Run model_training in ``project`` and kill it once epoch 1 is both
+    checkpointed and logged to the run; the checkpoint's state."""
+    first = kedro_run(project, log, "--pipelines", "model_training")
     state = None
     deadline = time.monotonic() + 400
     while state is None and first.poll() is None and time.monotonic() < deadline:
@@ -61,11 +56,26 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
     if first.poll() is None:
         first.kill()
     first.wait()
-    output = (tmp_path / "first.log").read_text()
+    output = log.read_text()
     assert state is not None, f"no checkpoint before the run ended:\n{output[-3000:]}"
     assert first.returncode == -signal.SIGKILL
     assert not (project / HISTORY).exists()
-    checkpoint = json.loads(state.read_text())
+    return json.loads(state.read_text())
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
+    quick_training_run: QuickTrainingRun, tmp_path: Path
+):
+    """Kill a run after its first checkpoint and start it again, in new processes.
+
+    The resumed run trains the second epoch only, and its history equals, bit for
+    bit, the one of the uninterrupted quick run: same seed on CPU, same history.
+    """
+    project = project_with_training_inputs(quick_training_run, tmp_path / "project")
+    client = MlflowClient(project_env(project)["MLFLOW_TRACKING_URI"])
+    checkpoint = kill_after_the_first_checkpoint(
+        project, client, tmp_path / "first.log"
+    )
 
     second = kedro_run(
         project, tmp_path / "second.log", "--pipelines", "model_training"

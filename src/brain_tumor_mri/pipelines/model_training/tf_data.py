@@ -250,6 +250,31 @@ def steps_per_epoch(cache: Mapping[str, np.ndarray], batch_size: int) -> int:
     return math.ceil(len(cache["labels"]) / batch_size)
 
 
+def _epoch_order(
+    count: int, batch_size: int, seed: int, ramp_epochs: int | None
+) -> Callable[[tf.Tensor], tf.data.Dataset]:
+    """A function from an epoch to its batches of indices, shuffled by the seed and
+    the epoch, each with its step's seed and the epoch's augmentation strength."""
+    run_seed = tf.constant([seed, 0], dtype=tf.int64)
+
+    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        epoch_seed = tf.random.experimental.stateless_fold_in(run_seed, epoch)
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=epoch_seed
+        )
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        strength = ramp_strength(epoch, ramp_epochs)
+        step_seeds = tf.data.Dataset.range(count).map(
+            lambda step: (
+                tf.random.experimental.stateless_fold_in(epoch_seed, step + 1),
+                strength,
+            )
+        )
+        return tf.data.Dataset.zip(batches, step_seeds)
+
+    return one_epoch
+
+
 @typed_params
 def training_dataset(
     cache: Mapping[str, np.ndarray],
@@ -268,25 +293,7 @@ def training_dataset(
     images' weights. Fit it with ``steps_per_epoch(cache, batch_size)`` steps per
     epoch and ``initial_epoch=epochs.start``.
     """
-    count = len(cache["labels"])
-    run_seed = tf.constant([seed, 0], dtype=tf.int64)
     gather = _gather(cache, num_classes, sample_weights)
-    ramp_epochs = augmentation.ramp_epochs if augmentation else None
-
-    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
-        epoch_seed = tf.random.experimental.stateless_fold_in(run_seed, epoch)
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(count, dtype=tf.int64), seed=epoch_seed
-        )
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-        strength = ramp_strength(epoch, ramp_epochs)
-        step_seeds = tf.data.Dataset.range(count).map(
-            lambda step: (
-                tf.random.experimental.stateless_fold_in(epoch_seed, step + 1),
-                strength,
-            )
-        )
-        return tf.data.Dataset.zip(batches, step_seeds)
 
     def load(
         index: tf.Tensor, step: tuple[tf.Tensor, tf.Tensor]
@@ -297,6 +304,12 @@ def training_dataset(
             images = augment(images, step[0], augmentation, step[1])
         return images, *targets
 
+    one_epoch = _epoch_order(
+        len(cache["labels"]),
+        batch_size,
+        seed,
+        augmentation.ramp_epochs if augmentation else None,
+    )
     data = (
         tf.data.Dataset.range(epochs.start, epochs.stop)
         .flat_map(one_epoch)
