@@ -3,5 +3,5 @@
 Each function here names, in its docstring, the upstream issue it works around (or
 why no public API exists) and the test in ``tests/compat/`` that fails when the
 private API it relies on disappears or changes. Nothing outside this package
-imports ``keras.src`` (``tests/compat/test_private_imports.py``).
+imports ``keras.src`` or ``tensorflow.python`` (``tests/test_imports.py``).
 """
