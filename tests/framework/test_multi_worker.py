@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 from brain_tumor_mri.pipelines.model_training.checkpoints import weights_digest
 from tests.conftest import QuickTrainingRun
-from tests.pipelines.model_training.test_model_training import (
+from tests.helpers.training_projects import (
     HISTORY,
     project_with_training_inputs,
 )

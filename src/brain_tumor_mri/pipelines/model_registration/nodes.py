@@ -8,19 +8,22 @@ from typing import Any
 import keras
 import numpy as np
 
+from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.images.encoding import png_bytes
+from brain_tumor_mri.pipelines.model_registration.params import ServingParams
 from brain_tumor_mri.serving.image_classifier import ServableModel
 from brain_tumor_mri.serving.request import RequestLimits
 
 
+@typed_params
 def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     trained_model: keras.Model,
     val_cache: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
     calibration: Mapping[str, Any],
     max_image_pixels: int,
-    serving: Mapping[str, int],
+    serving: ServingParams,
     image_formats: Sequence[str],
 ) -> ServableModel:
     """The trained model, its class names, an input example, its calibration and the
@@ -37,7 +40,7 @@ def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positiona
         png_bytes(val_cache["images"][0]),
         dict(calibration),
         RequestLimits(
-            **serving,
+            **serving.model_dump(),
             max_image_pixels=max_image_pixels,
             image_formats=tuple(image_formats),
         ),

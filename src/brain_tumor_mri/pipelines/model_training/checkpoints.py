@@ -6,7 +6,7 @@ phase, history, the state of EarlyStopping and ReduceLROnPlateau and the RNG sta
 the dropout layers) and, when EarlyStopping keeps the best weights,
 ``best_weights.npz``. Files are written first and then named by an atomic rename, so a
 run killed at any moment leaves a consistent checkpoint. With the stateless input
-pipeline (see ``data_pipeline``), a resumed run continues exactly as an uninterrupted
+pipeline (see ``tf_data``), a resumed run continues exactly as an uninterrupted
 one would have.
 """
 
@@ -24,10 +24,17 @@ from typing import Any
 import keras
 import numpy as np
 
+from brain_tumor_mri.compat.keras_training_state import (
+    best_weights,
+    callback_state,
+    keeps_best_weights,
+    seed_generator_states,
+    set_best_weights,
+    set_callback_state,
+)
+
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
-# Attributes of EarlyStopping and ReduceLROnPlateau that carry over between epochs.
-CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
 
 
 @dataclass
@@ -70,18 +77,13 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()[:16]
 
 
-def _seed_generator_states(model: keras.Model) -> list[keras.Variable]:
-    """The RNG states of the model's random layers (Dropout), in layer order.
+def restore_seed_states(model: keras.Model, states: list[list[int]]) -> None:
+    """Set the model's random layers back to the RNG states a checkpoint saved.
 
     ``model.save`` does not keep them; the checkpoint does, so that a resumed run
     draws the same dropout masks as an uninterrupted one.
     """
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
-
-
-def restore_seed_states(model: keras.Model, states: list[list[int]]) -> None:
-    """Set the model's random layers back to the RNG states a checkpoint saved."""
-    for variable, value in zip(_seed_generator_states(model), states, strict=True):
+    for variable, value in zip(seed_generator_states(model), states, strict=True):
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
@@ -176,10 +178,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if not self.resume:
             return
         for name, callback in self.stateful.items():
-            for key, value in self.state.callbacks.get(name, {}).items():
-                setattr(callback, key, value)
-            if getattr(callback, "restore_best_weights", False):
-                callback.best_weights = self.checkpoint.load_best_weights()
+            set_callback_state(callback, self.state.callbacks.get(name, {}))
+            if keeps_best_weights(callback):
+                set_best_weights(callback, self.checkpoint.load_best_weights())
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._learning_rate = float(
@@ -198,7 +199,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.state.stopped = bool(self.model.stop_training)
         self.state.seed_states = [
             keras.ops.convert_to_numpy(v).tolist()
-            for v in _seed_generator_states(self.model)
+            for v in seed_generator_states(self.model)
         ]
         self._save_callbacks(epoch)
         self.checkpoint.save(self.model, self.state)
@@ -210,13 +211,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def _save_callbacks(self, epoch: int) -> None:
         self.state.callbacks = {
             name: {
-                key: _plain(getattr(callback, key))
-                for key in CALLBACK_STATE
-                if hasattr(callback, key)
+                key: _plain(value) for key, value in callback_state(callback).items()
             }
             for name, callback in self.stateful.items()
         }
         for callback in self.stateful.values():
-            best = getattr(callback, "best_weights", None)
-            if best is not None and getattr(callback, "best_epoch", None) == epoch:
+            best = best_weights(callback, epoch)
+            if best is not None:
                 self.checkpoint.save_best_weights(best)

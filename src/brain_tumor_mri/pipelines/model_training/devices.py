@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any
 
 import keras
 import tensorflow as tf
-from keras.src import tree
-from keras.src.backend.tensorflow import trainer as keras_tf_trainer
 
+from brain_tumor_mri.compat.keras_multi_worker import let_keras_fit_under_multi_worker
 from brain_tumor_mri.framework.multi_worker import tf_config_workers
 
 
@@ -43,7 +41,7 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name == "multi_worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        _let_keras_fit_under_multi_worker()
+        let_keras_fit_under_multi_worker()
         return strategy
     if name == "mirrored":
         devices = tf.config.list_logical_devices(
@@ -68,39 +66,6 @@ def with_batch_norm_synchronized(model: keras.Model, synchronized: bool) -> kera
     copy = keras.Model.from_config(config)
     copy.set_weights(model.get_weights())
     return copy
-
-
-def _build_from_a_local_batch(
-    self: keras.Model, iterator: Any = None, data_batch: Any = None
-) -> None:
-    """Keras' ``_maybe_symbolic_build``, but built from this worker's part of a batch."""
-    if iterator is not None:
-        for _, _, batches in iterator:
-            data_batch = tree.map_structure(
-                lambda value: self.distribute_strategy.experimental_local_results(
-                    value
-                )[0],
-                next(batches),
-            )
-            break
-    with self.distribute_strategy.scope():
-        self._symbolic_build(data_batch=data_batch)
-
-
-def _let_keras_fit_under_multi_worker() -> None:
-    """Work around Keras 3's ``fit`` under MultiWorkerMirroredStrategy (private API).
-
-    Keras 3.15's TensorFlow trainer fails there (keras-team/keras#20585, also
-    TensorFlow's own multi-worker tutorial): it reduces the first batch, a tuple, with
-    ``strategy.reduce`` to build the model, and each step's scalar logs with
-    ``strategy.reduce(..., axis=0)``. Here the model is built from this worker's part
-    of the batch, and logs are reduced over this worker's replicas only: the metric
-    variables are mirrored with ``sum`` aggregation, so they already hold the totals
-    of every worker, and each worker reports the same values. Only this function
-    touches Keras' private names; tests/framework/test_multi_worker.py fails when they change.
-    """
-    keras_tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _build_from_a_local_batch
-    keras_tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
 
 
 def wait_for_every_worker(strategy: tf.distribute.Strategy) -> None:
@@ -128,19 +93,21 @@ def strategy_description(strategy: tf.distribute.Strategy) -> str:
     return f"{name} ({replicas} replica{'s' if replicas > 1 else ''})"
 
 
-def resolve_training_setup(params: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_training_setup(
+    *,
+    precision: str,
+    jit_compile: str | bool,
+    deterministic: str | bool,
+    distribution: str,
+) -> dict[str, Any]:
     """Turn ``auto`` settings into the device, precision, XLA and strategy to use.
 
     On a GPU, mixed precision and XLA are on by default; on CPU both are off and ops
     are deterministic. Several GPUs use ``MirroredStrategy``; a ``TF_CONFIG`` with
     several workers uses ``MultiWorkerMirroredStrategy``. The values were checked
-    with the other parameters (``model_parameters.ModelTrainingParams``).
+    with the other parameters (``params.ModelTrainingParams``).
     """
     gpus = gpu_names()
-    precision = params["precision"]
-    jit_compile = params["jit_compile"]
-    deterministic = params["deterministic"]
-    distribution = params["distribution"]
     if distribution == "auto":
         if tf_config_workers() > 1:
             distribution = "multi_worker"

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.pipelines.model_training.params import AugmentationParams
 
 AUTOTUNE = tf.data.AUTOTUNE
 # Folded into a batch's seed for the acquisition changes, so that adding them leaves
@@ -53,50 +55,55 @@ def _affine(
 
 
 def _geometry(
-    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any], strength: tf.Tensor
+    images: tf.Tensor,
+    seeds: tf.Tensor,
+    params: AugmentationParams,
+    strength: tf.Tensor,
 ) -> tf.Tensor:
     """Random rotation, zoom and translation in one affine resampling."""
     count = tf.shape(images)[0]
     height, width = images.shape[1:3]
 
-    def limit(name: str) -> tf.Tensor:
-        return (params.get(name) or 0) * strength
+    def limit(value: float | None) -> tf.Tensor:
+        return (value or 0) * strength
 
-    angles = _uniform(seeds[0], [count], limit("rotation")) * 2 * math.pi
-    scales = 1 + _uniform(seeds[1], [count], limit("zoom"))
-    shifts = _uniform(seeds[2], [count, 2], limit("translation")) * [height, width]
+    angles = _uniform(seeds[0], [count], limit(params.rotation)) * 2 * math.pi
+    scales = 1 + _uniform(seeds[1], [count], limit(params.zoom))
+    shift = limit(params.translation)
+    shifts = _uniform(seeds[2], [count, 2], shift) * [height, width]
     return keras.ops.image.affine_transform(
         images, _affine(angles, scales, shifts, height, width), fill_mode="constant"
     )
 
 
 def _intensity(
-    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any], strength: tf.Tensor
+    images: tf.Tensor,
+    seeds: tf.Tensor,
+    params: AugmentationParams,
+    strength: tf.Tensor,
 ) -> tf.Tensor:
     """Random brightness, contrast, gamma, inversion and noise (values 0-255)."""
     one_per_image = tf.stack([tf.shape(images)[0], 1, 1, 1])
-    if params.get("brightness"):
-        images += (
-            _uniform(seeds[0], one_per_image, params["brightness"] * strength) * 255
-        )
-    if params.get("contrast"):
-        factor = 1 + _uniform(seeds[1], one_per_image, params["contrast"] * strength)
+    if params.brightness:
+        images += _uniform(seeds[0], one_per_image, params.brightness * strength) * 255
+    if params.contrast:
+        factor = 1 + _uniform(seeds[1], one_per_image, params.contrast * strength)
         mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
         images = (images - mean) * factor + mean
     images = tf.clip_by_value(images, 0, 255)
-    if params.get("gamma"):
-        log_gamma = math.log(1 + params["gamma"]) * strength
+    if params.gamma:
+        log_gamma = math.log(1 + params.gamma) * strength
         gamma = tf.exp(_uniform(seeds[2], one_per_image, log_gamma))
         images = 255 * tf.pow(images / 255, gamma)
-    if params.get("invert"):
+    if params.invert:
         draw = tf.random.stateless_uniform(one_per_image, seeds[3])
-        invert = draw < params["invert"] * strength
+        invert = draw < params.invert * strength
         # Only the head is inverted: the black background stays black, as in an
         # MRI sequence with the opposite contrast.
         images = tf.where(invert & (images > 8), 255 - images, images)
-    if params.get("noise"):
+    if params.noise:
         noise = tf.random.stateless_normal(tf.shape(images), seeds[4])
-        images += noise * params["noise"] * strength * 255
+        images += noise * params.noise * strength * 255
     return images
 
 
@@ -141,24 +148,28 @@ def _jpeg(images: tf.Tensor, seed: tf.Tensor, lowest: tf.Tensor) -> tf.Tensor:
 
 
 def _acquisition(
-    images: tf.Tensor, seeds: tf.Tensor, params: Mapping[str, Any], strength: tf.Tensor
+    images: tf.Tensor,
+    seeds: tf.Tensor,
+    params: AugmentationParams,
+    strength: tf.Tensor,
 ) -> tf.Tensor:
     """Random effective resolution, sharpness and JPEG quality: the cues that come
     with the scanner and the collection rather than with the anatomy."""
-    if params.get("resolution"):
-        images = _resolution(images, seeds[0], 1 - params["resolution"] * strength)
-    if params.get("sharpness"):
-        images = _sharpness(images, seeds[1], params["sharpness"] * strength)
-    if params.get("jpeg_quality"):
-        lowest = 100 - (100 - params["jpeg_quality"]) * strength
+    if params.resolution:
+        images = _resolution(images, seeds[0], 1 - params.resolution * strength)
+    if params.sharpness:
+        images = _sharpness(images, seeds[1], params.sharpness * strength)
+    if params.jpeg_quality:
+        lowest = 100 - (100 - params.jpeg_quality) * strength
         images = _jpeg(tf.clip_by_value(images, 0, 255), seeds[2], lowest)
     return images
 
 
+@typed_params
 def augment(
     images: tf.Tensor,
     seed: tf.Tensor,
-    params: Mapping[str, Any],
+    params: AugmentationParams,
     strength: tf.Tensor | float = 1.0,
 ) -> tf.Tensor:
     """Random flips, geometry, acquisition and intensity changes, drawn per image from
@@ -176,12 +187,12 @@ def augment(
     strength = tf.cast(strength, tf.float32)
     seeds = tf.random.experimental.stateless_split(seed, num=10)
     one_per_image = tf.stack([tf.shape(images)[0], 1, 1, 1])
-    for index, axis in enumerate(FLIPS.get(params.get("flip"), ())):
+    for index, axis in enumerate(FLIPS[params.flip] if params.flip else ()):
         flip = tf.random.stateless_uniform(one_per_image, seeds[index]) < 0.5
         images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
-    if params.get("rotation") or params.get("zoom") or params.get("translation"):
+    if params.rotation or params.zoom or params.translation:
         images = _geometry(images, seeds[2:5], params, strength)
-    if any(params.get(name) for name in ACQUISITION_CHANGES):
+    if any(getattr(params, name) for name in ACQUISITION_CHANGES):
         acquisition_seed = tf.random.experimental.stateless_fold_in(seed, ACQUISITION)
         images = _acquisition(
             images,
@@ -239,27 +250,12 @@ def steps_per_epoch(cache: Mapping[str, np.ndarray], batch_size: int) -> int:
     return math.ceil(len(cache["labels"]) / batch_size)
 
 
-def training_dataset(
-    cache: Mapping[str, np.ndarray],
-    num_classes: int,
-    batch_size: int,
-    seed: int,
-    *,
-    augmentation: Mapping[str, Any] | None,
-    epochs: range,
-    sample_weights: np.ndarray | None = None,
-) -> tf.data.Dataset:
-    """The batches of ``epochs`` in a row: each epoch shuffled, augmented, prefetched.
-
-    The augmentation's strength ramps up over ``augmentation["ramp_epochs"]`` epochs
-    when given. With ``sample_weights`` (one per image) each batch carries its
-    images' weights. Fit it with ``steps_per_epoch(cache, batch_size)`` steps per
-    epoch and ``initial_epoch=epochs.start``.
-    """
-    count = len(cache["labels"])
+def _epoch_order(
+    count: int, batch_size: int, seed: int, ramp_epochs: int | None
+) -> Callable[[tf.Tensor], tf.data.Dataset]:
+    """A function from an epoch to its batches of indices, shuffled by the seed and
+    the epoch, each with its step's seed and the epoch's augmentation strength."""
     run_seed = tf.constant([seed, 0], dtype=tf.int64)
-    gather = _gather(cache, num_classes, sample_weights)
-    ramp_epochs = (augmentation or {}).get("ramp_epochs")
 
     def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
         epoch_seed = tf.random.experimental.stateless_fold_in(run_seed, epoch)
@@ -276,6 +272,29 @@ def training_dataset(
         )
         return tf.data.Dataset.zip(batches, step_seeds)
 
+    return one_epoch
+
+
+@typed_params
+def training_dataset(
+    cache: Mapping[str, np.ndarray],
+    num_classes: int,
+    batch_size: int,
+    seed: int,
+    *,
+    augmentation: AugmentationParams | None,
+    epochs: range,
+    sample_weights: np.ndarray | None = None,
+) -> tf.data.Dataset:
+    """The batches of ``epochs`` in a row: each epoch shuffled, augmented, prefetched.
+
+    The augmentation's strength ramps up over ``augmentation.ramp_epochs`` epochs
+    when given. With ``sample_weights`` (one per image) each batch carries its
+    images' weights. Fit it with ``steps_per_epoch(cache, batch_size)`` steps per
+    epoch and ``initial_epoch=epochs.start``.
+    """
+    gather = _gather(cache, num_classes, sample_weights)
+
     def load(
         index: tf.Tensor, step: tuple[tf.Tensor, tf.Tensor]
     ) -> tuple[tf.Tensor, ...]:
@@ -285,6 +304,12 @@ def training_dataset(
             images = augment(images, step[0], augmentation, step[1])
         return images, *targets
 
+    one_epoch = _epoch_order(
+        len(cache["labels"]),
+        batch_size,
+        seed,
+        augmentation.ramp_epochs if augmentation else None,
+    )
     data = (
         tf.data.Dataset.range(epochs.start, epochs.stop)
         .flat_map(one_epoch)

@@ -1,0 +1,7 @@
+"""Every use of a third-party private or undocumented API, in one place.
+
+Each function here names, in its docstring, the upstream issue it works around (or
+why no public API exists) and the test in ``tests/compat/`` that fails when the
+private API it relies on disappears or changes. Nothing outside this package
+imports ``keras.src`` or ``tensorflow.python`` (``tests/test_imports.py``).
+"""
