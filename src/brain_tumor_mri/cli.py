@@ -41,7 +41,7 @@ def _run_worker(**run_options: Any) -> Any:
             '"task": {"type": "worker", "index": 0}}\' (see docs/training.md).'
         )
     # TensorFlow is imported by this command only, not by every `kedro` command.
-    from brain_tumor_mri.pipelines.model_training.devices import (  # noqa: PLC0415
+    from brain_tumor_mri.framework.distribution import (  # noqa: PLC0415
         distribution_strategy,
         strategy_description,
         wait_for_every_worker,

@@ -44,8 +44,11 @@ def project_with_training_inputs(
         NumpyArraysDataset(path=project / "data" / "05_model_input" / split).save(
             {name: np.asarray(array[::every]) for name, array in cache.items()}
         )
-    model = "data/06_models/untrained_model.keras"
-    (project / model).write_bytes((run.project_path / model).read_bytes())
+    for model in (
+        "data/06_models/untrained_model.keras",
+        "data/06_models/backbone_weights.json",
+    ):
+        (project / model).write_bytes((run.project_path / model).read_bytes())
     return project
 
 

@@ -38,6 +38,13 @@ def build_model(
     return model
 
 
+@typed_params
+def backbone_weights(params: ModelConstructionParams) -> str | None:
+    """Where the backbone's weights come from: ``imagenet``, a weights file, or None
+    (random): the training recipe depends on it."""
+    return params.weights
+
+
 def summarise_model(model: keras.Model) -> str:
     """The model's layer-by-layer summary as text."""
     lines: list[str] = []

@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from brain_tumor_mri.pipelines.model_construction.nodes import (
+    backbone_weights,
     build_model,
     summarise_model,
 )
@@ -21,6 +22,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="untrained_model",
                 name="build_model",
+            ),
+            node(
+                backbone_weights,
+                inputs="params:model_construction",
+                outputs="backbone_weights",
+                name="record_backbone_weights",
             ),
             node(
                 summarise_model,

@@ -15,6 +15,7 @@ from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import SourceGroupParams
 from brain_tumor_mri.core.model import set_trainable_stages, with_precision
 from brain_tumor_mri.datasets import ModelWithExample
+from brain_tumor_mri.framework.distribution import distribution_strategy
 from brain_tumor_mri.pipelines.model_training.checkpoints import (
     CheckpointState,
     TrainingCheckpoint,
@@ -23,7 +24,6 @@ from brain_tumor_mri.pipelines.model_training.checkpoints import (
     weights_digest,
 )
 from brain_tumor_mri.pipelines.model_training.devices import (
-    distribution_strategy,
     resolve_training_setup,
     seed_everything,
     with_batch_norm_synchronized,

@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 select_training_setup,
-                inputs=["params:model_training", "params:model_construction.weights"],
+                inputs=["params:model_training", "backbone_weights"],
                 outputs="training_setup",
                 name="select_training_setup",
             ),
