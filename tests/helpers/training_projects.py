@@ -46,7 +46,7 @@ def project_with_training_inputs(
         )
     for model in (
         "data/06_models/untrained_model.keras",
-        "data/06_models/backbone_weights.json",
+        "data/06_models/backbone.json",
     ):
         (project / model).write_bytes((run.project_path / model).read_bytes())
     return project

@@ -39,7 +39,7 @@ def train_small_model(checkpoint_dir: Path) -> tuple[keras.Model, dict[str, list
     params = training_params(
         epochs=2, batch_size=8, verbose=0, checkpoint_dir=str(checkpoint_dir)
     )
-    setup = select_training_setup(params, None)
+    setup = select_training_setup(params, {"weights": None})
     keras.utils.set_random_seed(0)
     model = small_classifier(32)
     return train_model(
@@ -59,7 +59,7 @@ def test_train_model_takes_the_shipped_parameters_and_repeats_itself(tmp_path: P
 
 
 def test_training_setup_and_its_tags_on_cpu():
-    setup = select_training_setup(training_params(), "imagenet")
+    setup = select_training_setup(training_params(), {"weights": "imagenet"})
     tags = describe_training_run(setup)
     assert setup["pretrained"] is True
     assert tags["device"] == "CPU"

@@ -39,10 +39,10 @@ def build_model(
 
 
 @typed_params
-def backbone_weights(params: ModelConstructionParams) -> str | None:
-    """Where the backbone's weights come from: ``imagenet``, a weights file, or None
-    (random): the training recipe depends on it."""
-    return params.weights
+def describe_backbone(params: ModelConstructionParams) -> dict[str, str | None]:
+    """Where the backbone's weights come from, ``{"weights": ...}``: ``imagenet``, a
+    weights file, or None (random). The training recipe depends on it."""
+    return {"weights": params.weights}
 
 
 def summarise_model(model: keras.Model) -> str:

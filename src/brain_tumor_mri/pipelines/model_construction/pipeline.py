@@ -3,7 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from brain_tumor_mri.pipelines.model_construction.nodes import (
-    backbone_weights,
+    describe_backbone,
     build_model,
     summarise_model,
 )
@@ -24,10 +24,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_model",
             ),
             node(
-                backbone_weights,
+                describe_backbone,
                 inputs="params:model_construction",
-                outputs="backbone_weights",
-                name="record_backbone_weights",
+                outputs="backbone",
+                name="describe_backbone",
             ),
             node(
                 summarise_model,

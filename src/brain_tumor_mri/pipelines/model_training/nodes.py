@@ -53,9 +53,11 @@ NOT_IN_FINGERPRINT = {"resume", "verbose", "checkpoint_dir"}
 
 @typed_params
 def select_training_setup(
-    params: ModelTrainingParams, weights: str | None
+    params: ModelTrainingParams, backbone: Mapping[str, str | None]
 ) -> dict[str, Any]:
-    """The device, precision, XLA, strategy and weights that the training run uses."""
+    """The device, precision, XLA, strategy and weights that the training run uses;
+    ``backbone`` is model construction's ``{"weights": ...}``."""
+    weights = backbone["weights"]
     setup = {
         **resolve_training_setup(
             precision=params.precision,

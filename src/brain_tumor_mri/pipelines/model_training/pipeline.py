@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 select_training_setup,
-                inputs=["params:model_training", "backbone_weights"],
+                inputs=["params:model_training", "backbone"],
                 outputs="training_setup",
                 name="select_training_setup",
             ),
