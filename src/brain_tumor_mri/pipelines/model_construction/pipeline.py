@@ -3,8 +3,8 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from brain_tumor_mri.pipelines.model_construction.nodes import (
-    describe_backbone,
     build_model,
+    describe_backbone,
     summarise_model,
 )
 
