@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from contextlib import suppress
 from pathlib import Path
@@ -46,8 +47,21 @@ QUICK_RUN_NAME = "training · quick · random weights · 64x64 · 2 epochs"
 
 
 @pytest.fixture(scope="module")
+def compare_store(
+    quick_training_run: QuickTrainingRun, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A copy of the quick run's MLflow store (the artifacts stay where they are): the
+    second run goes there, so the tests that read the quick run's store still find
+    one run and one model in it."""
+    store = tmp_path_factory.mktemp("compare_store") / "mlflow.db"
+    shutil.copyfile(quick_training_run.project_path / "mlflow.db", store)
+    return f"sqlite:///{store}"
+
+
+@pytest.fixture(scope="module")
 def compared_runs(
     quick_training_run: QuickTrainingRun,
+    compare_store: str,
     shared_data_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Run, Run]:
@@ -55,7 +69,7 @@ def compared_runs(
     project = copy_project(tmp_path_factory.mktemp("second_quick_run") / "project")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
-        patch.setenv("MLFLOW_TRACKING_URI", quick_training_run.tracking_uri)
+        patch.setenv("MLFLOW_TRACKING_URI", compare_store)
         bootstrap_project(project)
         with KedroSession.create(
             project_path=project,
@@ -67,7 +81,7 @@ def compared_runs(
             },
         ) as session:
             session.run(pipeline_names=["training"])
-    client = MlflowClient(quick_training_run.tracking_uri)
+    client = MlflowClient(compare_store)
     first = client.get_run(quick_training_run.run_id)
     (second,) = client.search_runs(
         [first.info.experiment_id],
@@ -77,14 +91,12 @@ def compared_runs(
 
 
 @pytest.fixture(scope="module")
-def mlflow_ui(
-    quick_training_run: QuickTrainingRun, tmp_path_factory: pytest.TempPathFactory
-):
+def mlflow_ui(compare_store: str, tmp_path_factory: pytest.TempPathFactory):
     """``mlflow server`` on the runs' SQLite store, at http://127.0.0.1:<free port>."""
     port = free_port()
     workdir = tmp_path_factory.mktemp("mlflow_server")
     command = [sys.executable, "-m", "mlflow", "server"]
-    command += ["--backend-store-uri", quick_training_run.tracking_uri]
+    command += ["--backend-store-uri", compare_store]
     command += ["--host", HOST, "--port", str(port), "--workers", "1"]
     with serve(
         command,

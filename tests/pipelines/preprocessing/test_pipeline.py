@@ -58,6 +58,7 @@ def test_pipeline_runs_with_the_project_catalog(project_copy: Path):
         "preprocessing",
         "source_groups",
         "negative_class",
+        "image_input",
     ):
         catalog[f"params:{name}"] = parameters[name]
     # The shortcut audit's metrics and artifact go to an MLflow run, as in a session.
