@@ -24,6 +24,7 @@ import brain_tumor_mri.pipelines as pipelines_package
 from brain_tumor_mri.config.parameters import RUN_SCHEMAS, pipeline_schemas
 from brain_tumor_mri.config.shared import SHARED_SCHEMAS
 from brain_tumor_mri.pipeline_registry import TRAINING_STAGES, register_pipelines
+from brain_tumor_mri.pipelines.reporting.pipeline import REPORTED_PARAMETERS
 from tests.conftest import PROJECT_ROOT
 
 PIPELINES_DIR = Path(pipelines_package.__file__).parent
@@ -34,18 +35,7 @@ COMMON_GROUPS = set(SHARED_SCHEMAS) | set(RUN_SCHEMAS)
 # The report shows the run's parameters: this node passes every group on to the
 # HTML page as it is, and no value of them changes what any node computes.
 DISPLAY_ONLY = {
-    ("collect_report_parameters", f"params:{group}")
-    for group in (
-        "seed",
-        "image_size",
-        "classes",
-        "preprocessing",
-        "source_groups",
-        "model_construction",
-        "model_training",
-        "evaluation",
-        "reporting",
-    )
+    ("collect_report_parameters", f"params:{group}") for group in REPORTED_PARAMETERS
 }
 
 
