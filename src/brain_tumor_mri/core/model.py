@@ -52,7 +52,7 @@ class ModelConfigError(ValueError):
     """A model parameter that cannot be used, with what to set instead.
 
     Rules that the parameters alone decide (pooling, dropout, a weights path that
-    exists, ...) are checked before the run, by ``model_parameters``; this is for
+    exists, ...) are checked before the run, by ``pipelines/model_construction/params.py``; this is for
     what only building the model finds out.
     """
 
@@ -154,7 +154,7 @@ def resolve_weights(weights: str | None) -> Path | None:
     """The weights file that ``weights`` (``imagenet``, ``null`` or a path) names.
 
     That a path names an existing file is checked with the other parameters, before
-    the run (``model_parameters.ModelConstructionParams``).
+    the run (``pipelines.model_construction.params.ModelConstructionParams``).
     """
     if weights is None:
         return None
