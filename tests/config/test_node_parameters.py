@@ -23,14 +23,16 @@ from pydantic import BaseModel
 import brain_tumor_mri.pipelines as pipelines_package
 from brain_tumor_mri.config.parameters import RUN_SCHEMAS, pipeline_schemas
 from brain_tumor_mri.config.shared import SHARED_SCHEMAS
-from brain_tumor_mri.pipeline_registry import TRAINING_STAGES, register_pipelines
+from brain_tumor_mri.pipeline_registry import (
+    TRAINING_STAGES,
+    pipeline_names,
+    register_pipelines,
+)
 from brain_tumor_mri.pipelines.reporting.pipeline import REPORTED_PARAMETERS
 from tests.conftest import PROJECT_ROOT
 
 PIPELINES_DIR = Path(pipelines_package.__file__).parent
-PIPELINE_NAMES = sorted(
-    path.name for path in PIPELINES_DIR.iterdir() if (path / "pipeline.py").is_file()
-)
+PIPELINE_NAMES = pipeline_names()
 COMMON_GROUPS = set(SHARED_SCHEMAS) | set(RUN_SCHEMAS)
 # The report shows the run's parameters: this node passes every group on to the
 # HTML page as it is, and no value of them changes what any node computes.
