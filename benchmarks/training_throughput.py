@@ -17,6 +17,13 @@ project copy.
     python benchmarks/training_throughput.py [--data ../shared/data/brain_tumor_mri]
         [--size 64] [--batch 32] [--warmup 5] [--steps 10]
         [--precision float32] [--xla] [--cache data/05_model_input/train]
+
+With ``--policies float32 mixed_bfloat16`` it compares precision policies instead:
+the project's pipeline (``tfdata``) under each, in fresh processes, with the ratio of
+images/s to the first policy, the training FLOP rate (3 x the forward pass's
+multiply-adds x 2, counted from the model's convolution and dense layers) and its
+share of this CPU's peak, measured as the FLOP rate of a large matrix product in
+the policy's compute dtype.
 """
 
 from __future__ import annotations
@@ -81,6 +88,43 @@ def machine() -> str:
         else ""
     )
     return f"{cpu}, {os.cpu_count()} CPUs" + (f", GPU: {gpus}" if gpus else ", no GPU")
+
+
+def training_flops_per_image(model: keras.Model) -> float:
+    """FLOPs of one training step per image: 3 x the forward pass (the backward pass
+    costs about twice the forward), counting the convolutions and dense layers."""
+    forward = 0.0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, channels_out = layer.output.shape
+            kernel_h, kernel_w = layer.kernel_size
+            channels_in = layer.input.shape[-1]
+            forward += (
+                2.0 * height * width * kernel_h * kernel_w * channels_in * channels_out
+            )
+        elif isinstance(layer, keras.layers.Dense):
+            forward += 2.0 * layer.input.shape[-1] * layer.units
+        elif isinstance(layer, keras.Model):
+            forward += training_flops_per_image(layer) / 3
+    return 3 * forward
+
+
+def peak_matmul_flops(dtype: str, size: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a ``size`` x ``size`` matrix product in ``dtype`` on this machine."""
+    a = tf.random.uniform((size, size), dtype="float32")
+    a = tf.cast(a, dtype)
+    product = tf.function(lambda x: tf.matmul(x, x))
+    product(a).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        product(a).numpy()
+    return 2.0 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def compute_dtype(policy: str) -> str:
+    return {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(
+        policy, "float32"
+    )
 
 
 def make_cache(data: Path, size: int, workdir: Path) -> Path:
@@ -160,12 +204,17 @@ def measure(variant: str, args: argparse.Namespace) -> dict:
         model.fit(images, labels, batch_size=args.batch, callbacks=[timer], verbose=0)
     measured = timer.ends[args.warmup :]
     seconds = measured[-1] - timer.ends[args.warmup - 1]
-    return {
+    result = {
         "variant": variant,
+        "precision": args.precision,
         "images_per_s": args.batch * len(measured) / seconds,
         "steps_measured": len(measured),
         "peak_rss_mib": peak_rss_mib(),
     }
+    if args.policies:
+        result["train_flops_per_image"] = training_flops_per_image(model)
+        result["peak_flops"] = peak_matmul_flops(compute_dtype(args.precision))
+    return result
 
 
 def main() -> None:
@@ -182,11 +231,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--xla", action="store_true")
+    parser.add_argument(
+        "--policies", nargs="+", help="compare these precision policies (tfdata)"
+    )
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.variant:
         show(json.dumps(measure(args.variant, args)))
+        return
+    if args.policies:
+        compare_policies(args)
         return
 
     with tempfile.TemporaryDirectory() as workdir:
@@ -229,6 +284,57 @@ def main() -> None:
         f"tf.data / notebook throughput: {tfdata['images_per_s'] / notebook['images_per_s']:.2f}; "
         f"tf.data / notebook peak memory: {tfdata['peak_rss_mib'] / notebook['peak_rss_mib']:.2f}"
     )
+
+
+def run_variant(variant: str, precision: str, args: argparse.Namespace) -> dict:
+    """``measure`` in a fresh process."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            f"--variant={variant}",
+            f"--cache={args.cache}",
+            f"--batch={args.batch}",
+            f"--warmup={args.warmup}",
+            f"--steps={args.steps}",
+            f"--precision={precision}",
+            *(["--xla"] if args.xla else []),
+            *(["--policies", *args.policies] if args.policies else []),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        sys.exit(f"The {variant} variant failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare_policies(args: argparse.Namespace) -> None:
+    """The project's pipeline under each of ``args.policies``, one table."""
+    with tempfile.TemporaryDirectory() as workdir:
+        if args.cache is None:
+            args.cache = make_cache(args.data.resolve(), args.size, Path(workdir))
+        results = [run_variant("tfdata", policy, args) for policy in args.policies]
+    show(
+        f"machine: {machine()}; {args.size}x{args.size} images, batch {args.batch}, "
+        f"XLA {'on' if args.xla else 'off'}, {args.steps} steps measured after "
+        f"{args.warmup}; training FLOPs per image "
+        f"{results[0]['train_flops_per_image'] / 1e9:.2f} G"
+    )
+    show(
+        "| policy | images/s | vs first | training GFLOP/s | peak matmul GFLOP/s "
+        "(its dtype) | share of peak |"
+    )
+    show("|---|---|---|---|---|---|")
+    for result in results:
+        rate = result["images_per_s"] * result["train_flops_per_image"]
+        show(
+            f"| {result['precision']} | {result['images_per_s']:.1f} "
+            f"| {result['images_per_s'] / results[0]['images_per_s']:.2f}x "
+            f"| {rate / 1e9:.0f} | {result['peak_flops'] / 1e9:.0f} "
+            f"| {rate / result['peak_flops']:.0%} |"
+        )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ from PIL import Image
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.metrics import flatten_for_mlflow
 from brain_tumor_mri.core.source_groups import (
+    SCREENING_TIE_BREAK,
     assign_source_groups,
+    screening_score,
     source_group_metrics,
 )
 from brain_tumor_mri.pipelines.model_training.group_robust import (
@@ -192,6 +194,30 @@ def test_jpeg_quality_and_frame_width_are_measured() -> None:
     assert frame_width(framed) == pytest.approx(0.1, abs=0.01)
 
 
+def test_the_weakest_groups_tumour_sensitivity_leads_the_screening_score() -> None:
+    # Group "a": 20 tumours, 18 found; group "b": 25 tumours, all found, and 5 healthy
+    # slices; group "c": 3 tumours, none found, too few to count.
+    labels = np.array([0] * 20 + [1] * 25 + [2] * 5 + [3] * 3)
+    groups = np.array(["a"] * 20 + ["b"] * 30 + ["c"] * 3)
+    predicted = labels.copy()
+    predicted[:2] = 2
+    predicted[-3:] = 2
+    probabilities = np.eye(4)[predicted]
+    metrics = source_group_metrics(labels, probabilities, groups, NAMES, "no_tumor", 20)
+    assert metrics["min_group_tumour_sensitivity"] == pytest.approx(0.9)
+    assert metrics["min_sensitivity_group"] == "a"
+    score = screening_score(0.9, metrics["worst_group_accuracy"], 1.0, 0.75)
+    assert score == pytest.approx(0.9 + SCREENING_TIE_BREAK * 0.9)
+    # One more tumour found in the weakest group outweighs any cell accuracy.
+    assert screening_score(0.95, 0.0, 1.0, 0.75) > screening_score(0.9, 1.0, 1.0, 0.75)
+    # Calling everything a tumour finds every tumour and ranks below any passing model.
+    assert screening_score(1.0, 0.0, 0.2, 0.75) == pytest.approx(-0.8)
+    assert screening_score(1.0, 0.0, 0.2, 0.75) < screening_score(0.0, 0.0, 0.8, 0.75)
+    # No group with enough tumours: no score, unless the specificity already fails.
+    assert screening_score(None, 0.5, 0.9, 0.75) is None
+    assert screening_score(None, 0.5, None, 0.75) is None
+
+
 def test_group_weights_balance_the_cells_up_to_the_cap() -> None:
     labels = np.array([0] * 60 + [1] * 30 + [1] * 10)
     groups = np.array(["a"] * 60 + ["a"] * 30 + ["b"] * 10)
@@ -229,10 +255,26 @@ def test_early_stopping_keeps_the_best_worst_group_epoch() -> None:
         np.eye(4)[labels],
         epochs=3,
         verbose=0,
-        callbacks=[GroupRobustValidation(cache, NAMES, 20, 16), stopping],
+        callbacks=[
+            GroupRobustValidation(
+                cache,
+                NAMES,
+                negative_class=NAMES[2],
+                min_images=20,
+                min_specificity=0.75,
+                batch_size=16,
+            ),
+            stopping,
+        ],
     )
     worst = history.history["val_worst_group_accuracy"]
     assert len(worst) == 3
+    for name in (
+        "min_group_tumour_sensitivity",
+        "tumour_specificity",
+        "screening_score",
+    ):
+        assert len(history.history[f"val_{name}"]) == 3, name
     assert all(0 <= w <= 1 for w in worst)
     assert stopping.best == max(worst)
     assert history.history["val_group_balanced_accuracy"][0] >= worst[0]

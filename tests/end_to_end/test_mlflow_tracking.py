@@ -85,7 +85,7 @@ def test_metric_histories_have_one_value_per_epoch(
         ).read_text()
     )
     for key in METRICS:
-        logged = client.get_metric_history(quick_training_run.run_id, key)
+        logged = client.get_metric_history(quick_training_run.run_id, f"epoch_{key}")
         steps = [metric.step for metric in logged]
         assert steps == history["epoch"] == [1, 2], f"{key} logged at steps {steps}"
         assert [metric.value for metric in logged] == pytest.approx(history[key])

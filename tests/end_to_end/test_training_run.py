@@ -78,10 +78,16 @@ def test_split_prefixed_metrics_are_logged(client, quick_training_run):
             assert f"{split}_f1_{label}" in metrics
     assert 0 <= metrics["test_accuracy"] <= 1
     assert 0 <= metrics["test_dedup_accuracy"] <= 1
-    # The final model's validation accuracy does not join Keras' per-epoch history.
-    assert 0 <= metrics["val_accuracy_final"] <= 1
-    history = client.get_metric_history(quick_training_run.run_id, "val_accuracy")
+    # The plain names hold the evaluation of the model kept; the per-epoch curves
+    # are epoch_<name>, and kept_epoch says which epoch the model is.
+    assert 0 <= metrics["val_accuracy"] <= 1
+    assert [
+        p.step
+        for p in client.get_metric_history(quick_training_run.run_id, "val_accuracy")
+    ] == [0]
+    history = client.get_metric_history(quick_training_run.run_id, "epoch_val_accuracy")
     assert sorted(point.step for point in history) == list(range(1, len(history) + 1))
+    assert 1 <= metrics["kept_epoch"] <= len(history)
     assert "val_roc_auc_glioma_tumor" in metrics
     assert not any(name.startswith("external_") for name in metrics)
     assert set(EVALUATED_SPLITS) == {
@@ -97,11 +103,13 @@ def test_source_group_metrics_and_the_shortcut_audit_are_logged(
     run_id = quick_training_run.run_id
     metrics = client.get_run(run_id).data.metrics
     # Per epoch (the epoch EarlyStopping keeps) and for the final model.
-    history = client.get_metric_history(run_id, "val_worst_group_accuracy")
-    assert sorted(point.step for point in history) == list(range(1, len(history) + 1))
+    for name in ("val_worst_group_accuracy", "val_screening_score"):
+        history = client.get_metric_history(run_id, f"epoch_{name}")
+        assert sorted(p.step for p in history) == list(range(1, len(history) + 1))
     # The quick profile's val cells are under source_groups.min_images (20): no
     # final worst-group figure for val, but one for test (30 images per class).
-    assert "val_worst_group_accuracy_final" not in metrics
+    assert "val_worst_group_accuracy" not in metrics
+    assert -1 <= metrics["test_screening_score"] <= 1.01
     for name in (
         "val_accuracy_512px_source",
         "test_worst_group_accuracy",

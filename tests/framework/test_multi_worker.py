@@ -113,4 +113,6 @@ def test_two_workers_train_in_step_and_only_the_chief_keeps_anything(
     assert run.data.tags["distribution_strategy"] == (
         "MultiWorkerMirroredStrategy (2 replicas)"
     )
-    assert [p.step for p in client.get_metric_history(run.info.run_id, "loss")] == [1]
+    assert [
+        p.step for p in client.get_metric_history(run.info.run_id, "epoch_loss")
+    ] == [1]

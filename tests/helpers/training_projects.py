@@ -24,7 +24,20 @@ HISTORY_KEYS = {
     "val_accuracy",
     "val_worst_group_accuracy",
     "val_group_balanced_accuracy",
+    "val_min_group_tumour_sensitivity",
+    "val_tumour_specificity",
+    "val_screening_score",
     "learning_rate",
+}
+# The shared groups that train_model reads besides its own, as conf/base ships them
+# (a small model's four outputs are the four classes).
+SELECTION_PARAMS = {
+    "classes": [
+        {"name": name}
+        for name in ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
+    ],
+    "negative_class": "no_tumor",
+    "screening": {"min_specificity": 0.75},
 }
 HISTORY = Path("data/08_reporting/training_history.json")
 CHECKPOINTS = Path("data/06_models/checkpoints")

@@ -51,6 +51,10 @@ class GradcamParams(StrictModel):
     batch_size: int = Field(ge=1)
 
 
+class ScreeningParams(StrictModel):
+    min_specificity: float = Field(ge=0, le=1)
+
+
 SHARED_SCHEMAS: dict[str, Any] = {
     "seed": int,
     "image_size": Annotated[
@@ -59,6 +63,7 @@ SHARED_SCHEMAS: dict[str, Any] = {
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
     "negative_class": Annotated[str, Field(min_length=1)],
     "source_groups": SourceGroupParams,
+    "screening": ScreeningParams,
     "image_preprocessing": ImagePreprocessingParams,
     "gradcam": GradcamParams,
     "image_input": ImageInputParams,

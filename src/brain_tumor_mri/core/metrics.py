@@ -44,6 +44,8 @@ EXTRA_SCALARS = (
     "missed_tumours",
     "worst_group_accuracy",
     "group_balanced_accuracy",
+    "min_group_tumour_sensitivity",
+    "screening_score",
 )
 # Per source group (see ``source_groups``), logged as ``{split}_{metric}_{group}``.
 GROUP_SCALARS = ("accuracy", "tumour_sensitivity")

@@ -69,6 +69,50 @@ def group_robust_accuracy(cells: pd.DataFrame, min_images: int) -> dict[str, Any
     }
 
 
+# The weight of the worst class x source group accuracy in the screening score: a
+# tie-break, smaller than one tumour of 39 (val's tumours of other sources), so that
+# finding more tumours in the weakest group always comes first.
+SCREENING_TIE_BREAK = 0.01
+
+
+def min_group_tumour_sensitivity(
+    per_group: Mapping[str, Mapping[str, Any]], min_tumours: int
+) -> tuple[float | None, str | None]:
+    """The lowest tumour sensitivity over the groups with ``min_tumours`` tumours or
+    more, and that group (None where no group has that many)."""
+    counted = {
+        group: metrics["tumour_sensitivity"]
+        for group, metrics in per_group.items()
+        if metrics["tumours"] >= min_tumours
+        and metrics["tumour_sensitivity"] is not None
+    }
+    if not counted:
+        return None, None
+    group = min(counted, key=counted.__getitem__)
+    return counted[group], group
+
+
+def screening_score(
+    min_sensitivity: float | None,
+    worst_group_accuracy: float | None,
+    tumour_specificity: float | None,
+    min_specificity: float,
+) -> float | None:
+    """The screening criterion as one number to maximise (docs/accuracy.md).
+
+    First the lowest tumour sensitivity over the source groups, then (a tie-break of
+    weight ``SCREENING_TIE_BREAK``) the worst class x source group accuracy. A model
+    that calls fewer than ``min_specificity`` of the healthy images healthy finds its
+    tumours by calling everything a tumour: it scores ``specificity - 1``, below any
+    model that passes. None where no group holds enough tumours.
+    """
+    if tumour_specificity is not None and tumour_specificity < min_specificity:
+        return tumour_specificity - 1.0
+    if min_sensitivity is None:
+        return None
+    return min_sensitivity + SCREENING_TIE_BREAK * (worst_group_accuracy or 0.0)
+
+
 def source_group_metrics(  # noqa: PLR0917
     labels: np.ndarray,
     probabilities: np.ndarray,
@@ -77,8 +121,9 @@ def source_group_metrics(  # noqa: PLR0917
     negative_class: str,
     min_images: int,
 ) -> dict[str, Any]:
-    """Accuracy and tumour sensitivity per source group, the class x group cells, and
-    the worst-group and group-balanced accuracy over the cells of ``min_images``+."""
+    """Accuracy and tumour sensitivity per source group, the class x group cells, the
+    worst-group and group-balanced accuracy over the cells of ``min_images``+, and the
+    lowest tumour sensitivity over the groups of ``min_images``+ tumours."""
     labels = np.asarray(labels)
     groups = np.asarray(groups, dtype=str)
     predicted = np.asarray(probabilities).argmax(axis=-1)
@@ -97,9 +142,12 @@ def source_group_metrics(  # noqa: PLR0917
             else None,
         }
     cells = group_cells(labels, correct, groups, class_names)
+    sensitivity, weakest = min_group_tumour_sensitivity(per_group, min_images)
     return {
         "source_groups": per_group,
         "group_cells": cells.to_dict(orient="records"),
         "min_group_images": int(min_images),
         **group_robust_accuracy(cells, min_images),
+        "min_group_tumour_sensitivity": sensitivity,
+        "min_sensitivity_group": weakest,
     }

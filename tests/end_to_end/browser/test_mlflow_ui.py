@@ -233,7 +233,8 @@ def test_mlflow_ui_charts_each_epoch_once(
     run = client.get_run(quick_training_run.run_id)
     for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
         steps = [
-            point.step for point in client.get_metric_history(run.info.run_id, name)
+            point.step
+            for point in client.get_metric_history(run.info.run_id, f"epoch_{name}")
         ]
         assert steps == [1, 2], (name, steps)
 
@@ -245,7 +246,7 @@ def test_mlflow_ui_charts_each_epoch_once(
         )
         page.get_by_role("heading", name=QUICK_RUN_NAME).wait_for(timeout=90_000)
         page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
-        for title in ("accuracy", "loss"):
+        for title in ("epoch_accuracy", "epoch_loss"):
             page.get_by_text(title, exact=True).first.wait_for(timeout=30_000)
         close_assistant(page)
         page.wait_for_timeout(3_000)

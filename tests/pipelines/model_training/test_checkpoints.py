@@ -48,7 +48,7 @@ def kill_after_the_first_checkpoint(
         if (
             states
             and json.loads(states[0].read_text())["epoch"] >= 1
-            and logged_steps(client, "loss")
+            and logged_steps(client, "epoch_loss")
         ):
             first.send_signal(signal.SIGKILL)
             state = states[0]
@@ -102,7 +102,7 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run_with_the_same_seed(
     assert killed.info.status == "RUNNING"
     for run, epochs in ((killed, history["epoch"][:finished]), (resumed, [1, 2])):
         for key in HISTORY_KEYS - {"epoch"}:
-            points = client.get_metric_history(run.info.run_id, key)
+            points = client.get_metric_history(run.info.run_id, f"epoch_{key}")
             assert [point.step for point in points] == epochs, key
             assert [point.value for point in points] == pytest.approx(
                 history[key][: len(epochs)]

@@ -16,6 +16,7 @@ from brain_tumor_mri.pipelines.model_training.nodes import (
 )
 from tests.helpers.training_projects import (
     HISTORY_KEYS,
+    SELECTION_PARAMS,
     small_classifier,
     training_params,
 )
@@ -43,7 +44,14 @@ def train_small_model(checkpoint_dir: Path) -> tuple[keras.Model, dict[str, list
     keras.utils.set_random_seed(0)
     model = small_classifier(32)
     return train_model(
-        model, small_cache(24, 1), small_cache(8, 2), setup, 7, params, SOURCE_GROUPS
+        model,
+        small_cache(24, 1),
+        small_cache(8, 2),
+        setup,
+        7,
+        params,
+        SOURCE_GROUPS,
+        *SELECTION_PARAMS.values(),
     )
 
 
@@ -63,11 +71,9 @@ def test_training_setup_and_its_tags_on_cpu():
     tags = describe_training_run(setup)
     assert setup["pretrained"] is True
     assert tags["device"] == "CPU"
-    assert (tags["precision"], tags["xla"], tags["pretrained"]) == (
-        "float32",
-        "false",
-        "true",
-    )
+    assert tags["precision"] in {"float32", "mixed_bfloat16"}
+    assert tags["precision_reason"].startswith("auto: the CPU has")
+    assert (tags["xla"], tags["pretrained"]) == ("false", "true")
     assert tags["distribution_strategy"] == "DefaultStrategy (1 replica)"
     assert tags["keras_version"] == keras.__version__
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brain_tumor_mri.config.base import typed_params
-from brain_tumor_mri.config.shared import SourceGroupParams
+from brain_tumor_mri.config.shared import ScreeningParams, SourceGroupParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.calibration import apply_temperature, confidence
 from brain_tumor_mri.core.calibration_fitting import (
@@ -33,20 +33,10 @@ from brain_tumor_mri.core.metrics import (
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
-from brain_tumor_mri.core.source_groups import source_group_metrics
+from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
 from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams, ReviewParams
 
 logger = logging.getLogger(__name__)
-
-# Names that the training run already uses for Keras' per-epoch histories; the
-# evaluation of the final model on the validation split gets a suffix instead, so
-# that it neither adds a point to those histories nor hides behind them in the UI.
-EPOCH_HISTORY_NAMES = (
-    "val_accuracy",
-    "val_loss",
-    "val_worst_group_accuracy",
-    "val_group_balanced_accuracy",
-)
 
 
 @typed_params
@@ -250,6 +240,7 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     classes: Sequence[Mapping[str, Any]],
     source_groups: SourceGroupParams,
     negative_class: str,
+    screening: ScreeningParams,
     params: EvaluationParams,
 ) -> dict[str, Any]:
     """Every metric of one split; {} for an empty split.
@@ -262,7 +253,8 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     ``accuracy_at_threshold``, and the screening metrics (``screening_metrics``:
     any tumour against ``negative_class``), and where the
     images' source groups are known, accuracy and tumour sensitivity per group with
-    the worst-group and group-balanced accuracy (``source_group_metrics``).
+    the worst-group and group-balanced accuracy (``source_group_metrics``) and the
+    screening criterion's ``screening_score``.
     """
     labels = predictions["labels"]
     if len(labels) == 0:
@@ -276,6 +268,8 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
         labels, predictions["probabilities"], names, ece_bins=params.ece_bins
     )
     negative = negative_class
+    screening_figures = screening_metrics(labels, calibrated, names, negative)
+    by_group = _group_metrics(predictions, calibrated, names, negative, source_groups)
     return {
         **metrics,
         **{
@@ -287,8 +281,14 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
         "target_accuracy": float(calibration["target_accuracy"]),
         **review_metrics(labels, calibrated, calibration),
         "negative_class": negative,
-        **screening_metrics(labels, calibrated, names, negative),
-        **_group_metrics(predictions, calibrated, names, negative, source_groups),
+        **screening_figures,
+        **by_group,
+        "screening_score": screening_score(
+            by_group.get("min_group_tumour_sensitivity"),
+            by_group.get("worst_group_accuracy"),
+            screening_figures["tumour_specificity"],
+            screening.min_specificity,
+        ),
     }
 
 
@@ -358,13 +358,10 @@ def _by_split(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 def _mlflow_metrics(
     evaluated: Mapping[str, Mapping[str, Any]], calibration: Mapping[str, Any] | None
 ) -> dict[str, dict[str, float]]:
-    """Every split's metrics under their MLflow names (suffixed ``_final`` where the
-    name is an epoch history's), with the calibration's temperature and threshold."""
+    """Every split's metrics under their MLflow names (the training's per-epoch curves
+    are ``epoch_<name>``), with the calibration's temperature and threshold."""
     mlflow_metrics = {
-        f"{name}_final" if name in EPOCH_HISTORY_NAMES else name: {
-            "value": value,
-            "step": 0,
-        }
+        name: {"value": value, "step": 0}
         for split, metrics in evaluated.items()
         for name, value in flatten_for_mlflow(metrics, split).items()
     }

@@ -135,6 +135,7 @@ def _split_nodes(split: str) -> list[Node]:
                 "params:classes",
                 "params:source_groups",
                 "params:negative_class",
+                "params:screening",
                 "params:evaluation",
             ],
             outputs=f"{split}_metrics",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -33,6 +34,42 @@ def device_description(gpus: list[str]) -> str:
     )
 
 
+# CPU flags of native bfloat16 arithmetic (Linux ``/proc/cpuinfo``): AVX512-BF16
+# (Cooper Lake, Zen 4 and later) and AMX-BF16 (Sapphire Rapids and later), which
+# oneDNN uses for TensorFlow's bfloat16 matrix multiplications and convolutions.
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+CPU_INFO = Path("/proc/cpuinfo")
+
+
+def cpu_flags(cpu_info: Path = CPU_INFO) -> frozenset[str]:
+    """The feature flags of this machine's CPU (empty where ``/proc/cpuinfo`` is absent)."""
+    try:
+        text = cpu_info.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def automatic_precision(gpus: int, flags: frozenset[str]) -> tuple[str, str]:
+    """The precision policy that ``precision: auto`` picks, and why.
+
+    ``mixed_float16`` on a GPU (tensor cores); ``mixed_bfloat16`` on a CPU with native
+    bfloat16 arithmetic (1.4x to 1.5x the images per second of float32 on this
+    project's 2-core machine, docs/benchmarks.md); ``float32`` on other CPUs, where
+    bfloat16 is emulated and slower.
+    """
+    if gpus:
+        return "mixed_float16", "a GPU is present"
+    native = sorted(BF16_CPU_FLAGS & flags)
+    if native:
+        return "mixed_bfloat16", f"the CPU has native bfloat16 ({', '.join(native)})"
+    return "float32", "the CPU has no native bfloat16 (no avx512_bf16 or amx_bf16)"
+
+
 def with_batch_norm_synchronized(model: keras.Model, synchronized: bool) -> keras.Model:
     """A copy whose BatchNormalization layers use the statistics of the global batch.
 
@@ -59,8 +96,9 @@ def resolve_training_setup(
 ) -> dict[str, Any]:
     """Turn ``auto`` settings into the device, precision, XLA and strategy to use.
 
-    On a GPU, mixed precision and XLA are on by default; on CPU both are off and ops
-    are deterministic. Several GPUs use ``MirroredStrategy``; a ``TF_CONFIG`` with
+    On a GPU, mixed float16 and XLA are on by default; on CPU, XLA is off, ops are
+    deterministic, and the precision is bfloat16 where the CPU computes it natively
+    (``automatic_precision``). Several GPUs use ``MirroredStrategy``; a ``TF_CONFIG`` with
     several workers uses ``MultiWorkerMirroredStrategy``. The values were checked
     with the other parameters (``params.ModelTrainingParams``).
     """
@@ -73,12 +111,16 @@ def resolve_training_setup(
         else:
             distribution = "default"
     strategy = distribution_strategy(distribution)
+    if precision == "auto":
+        precision, reason = automatic_precision(len(gpus), cpu_flags())
+        precision_reason = f"auto: {reason}"
+    else:
+        precision_reason = "set in model_training.precision"
     return {
         "device": device_description(gpus),
         "gpus": len(gpus),
-        "precision": ("mixed_float16" if gpus else "float32")
-        if precision == "auto"
-        else precision,
+        "precision": precision,
+        "precision_reason": precision_reason,
         "jit_compile": bool(gpus) if jit_compile == "auto" else jit_compile,
         "deterministic": not gpus if deterministic == "auto" else deterministic,
         "distribution": distribution,

@@ -11,13 +11,22 @@ import keras
 import numpy as np
 import pandas as pd
 
-from brain_tumor_mri.core.source_groups import group_cells, group_robust_accuracy
+from brain_tumor_mri.core.review_metrics import screening_metrics
+from brain_tumor_mri.core.source_groups import (
+    screening_score,
+    source_group_metrics,
+)
 
 
 class GroupRobustValidation(keras.callbacks.Callback):
-    """Adds ``val_worst_group_accuracy`` and ``val_group_balanced_accuracy`` (over the
-    class x source group cells of at least ``min_images`` validation images, or of the
-    largest cells' size where none is that large) to each epoch's logs.
+    """Adds the validation split's group-robust metrics to each epoch's logs.
+
+    ``val_worst_group_accuracy`` and ``val_group_balanced_accuracy`` (over the class x
+    source group cells of at least ``min_images`` images),
+    ``val_min_group_tumour_sensitivity`` (over the groups of at least ``min_images``
+    tumours), ``val_tumour_specificity`` and ``val_screening_score`` (the screening
+    criterion, ``core.source_groups.screening_score``). A small validation split (a
+    subset run) with no cell or group that large counts its largest ones.
 
     Put it before the callbacks that read them (EarlyStopping, the checkpoint, the
     MLflow metrics): Keras hands every callback the same logs in list order.
@@ -27,13 +36,18 @@ class GroupRobustValidation(keras.callbacks.Callback):
         self,
         val_cache: Mapping[str, np.ndarray],
         class_names: list[str],
+        *,
+        negative_class: str,
         min_images: int,
+        min_specificity: float,
         batch_size: int,
     ) -> None:
         super().__init__()
         self.val_cache = val_cache
         self.class_names = class_names
+        self.negative_class = negative_class
         self.min_images = min_images
+        self.min_specificity = min_specificity
         self.batch_size = batch_size
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -54,20 +68,50 @@ class GroupRobustValidation(keras.callbacks.Callback):
                 for start in range(0, len(images), self.batch_size)
             ]
         )
-        cells = group_cells(
+        for name, value in self.metrics(labels, probabilities).items():
+            if value is not None:
+                logs[f"val_{name}"] = value
+
+    def metrics(
+        self, labels: np.ndarray, probabilities: np.ndarray
+    ) -> dict[str, float | None]:
+        """The group-robust metrics of the validation split's probabilities."""
+        groups = np.asarray(self.val_cache["groups"], dtype=str)
+        negative = self.class_names.index(self.negative_class)
+        by_group = source_group_metrics(
             labels,
-            probabilities.argmax(axis=-1) == labels,
-            self.val_cache["groups"],
+            probabilities,
+            groups,
             self.class_names,
+            self.negative_class,
+            min(self.min_images, _largest_counts(labels, groups, negative)),
         )
-        # A small validation split (a subset run) may have no cell of min_images:
-        # then its largest cells count.
-        robust = group_robust_accuracy(
-            cells, min(self.min_images, int(cells["images"].max()))
-        )
-        for name in ("worst_group_accuracy", "group_balanced_accuracy"):
-            if robust[name] is not None:
-                logs[f"val_{name}"] = robust[name]
+        specificity = screening_metrics(
+            labels, probabilities, self.class_names, self.negative_class
+        )["tumour_specificity"]
+        return {
+            "worst_group_accuracy": by_group["worst_group_accuracy"],
+            "group_balanced_accuracy": by_group["group_balanced_accuracy"],
+            "min_group_tumour_sensitivity": by_group["min_group_tumour_sensitivity"],
+            "tumour_specificity": specificity,
+            "screening_score": screening_score(
+                by_group["min_group_tumour_sensitivity"],
+                by_group["worst_group_accuracy"],
+                specificity,
+                self.min_specificity,
+            ),
+        }
+
+
+def _largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
+    """The smaller of the largest class x group cell and the most tumours of a group,
+    so that at least one cell and one group count."""
+    cells = pd.Series(list(zip(labels.tolist(), groups.tolist(), strict=True)))
+    largest_cell = int(cells.value_counts().max())
+    tumours = pd.Series(groups[labels != negative])
+    if tumours.empty:
+        return largest_cell
+    return min(largest_cell, int(tumours.value_counts().max()))
 
 
 def group_balanced_weights(

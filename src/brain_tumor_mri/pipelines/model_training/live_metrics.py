@@ -1,5 +1,10 @@
 """Per-epoch training metrics, logged to the active MLflow run as each epoch ends.
 
+Each curve is logged as ``epoch_<Keras name>`` (``epoch_val_accuracy``, as Keras'
+TensorBoard callback names them), so that the plain names (``val_accuracy``) hold the
+evaluation of the model kept, and the runs table of the MLflow UI compares the kept
+models, not the last epochs. ``kept_epoch`` says which epoch that model is.
+
 MLflow's own ``mlflow.keras.MlflowCallback`` does not fit here: it logs at step
 ``epoch`` counted from 0 (the history counts from 1), adds ``validation_*`` copies of
 ``val_*`` at the end of every evaluation, logs the optimizer's settings as parameters
@@ -14,6 +19,8 @@ from collections.abc import Mapping
 import keras
 import mlflow
 from mlflow import MlflowClient
+
+EPOCH_PREFIX = "epoch_"
 
 
 def log_new_epochs(history: Mapping[str, list]) -> None:
@@ -30,15 +37,29 @@ def log_new_epochs(history: Mapping[str, list]) -> None:
         return
     client = MlflowClient()
     logged = {
-        point.step for point in client.get_metric_history(run.info.run_id, metrics[0])
+        point.step
+        for point in client.get_metric_history(
+            run.info.run_id, EPOCH_PREFIX + metrics[0]
+        )
     }
     for index, epoch in enumerate(history["epoch"]):
         if epoch not in logged:
             mlflow.log_metrics(
-                {key: float(history[key][index]) for key in metrics},
+                {
+                    EPOCH_PREFIX + key: float(history[key][index])
+                    for key in metrics
+                    if index < len(history[key])
+                },
                 step=int(epoch),
                 synchronous=True,
             )
+
+
+def log_kept_epoch(epoch: int) -> None:
+    """Log ``kept_epoch``, the epoch whose weights the trained model has, if a run is
+    active."""
+    if mlflow.active_run() is not None:
+        mlflow.log_metric("kept_epoch", epoch, synchronous=True)
 
 
 class MlflowEpochMetrics(keras.callbacks.Callback):

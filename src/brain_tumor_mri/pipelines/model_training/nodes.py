@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from brain_tumor_mri.config.base import typed_params
-from brain_tumor_mri.config.shared import SourceGroupParams
+from brain_tumor_mri.config.shared import ScreeningParams, SourceGroupParams
+from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.model import set_trainable_stages, with_precision
 from brain_tumor_mri.datasets import ModelWithExample
 from brain_tumor_mri.framework.distribution import distribution_strategy
@@ -38,7 +39,10 @@ from brain_tumor_mri.pipelines.model_training.group_robust import (
     describe_weights,
     group_balanced_weights,
 )
-from brain_tumor_mri.pipelines.model_training.live_metrics import log_new_epochs
+from brain_tumor_mri.pipelines.model_training.live_metrics import (
+    log_kept_epoch,
+    log_new_epochs,
+)
 from brain_tumor_mri.pipelines.model_training.params import ModelTrainingParams
 from brain_tumor_mri.pipelines.model_training.tf_data import (
     balanced_class_weights,
@@ -68,10 +72,11 @@ def select_training_setup(
         "pretrained": weights is not None,
     }
     logger.info(
-        "Training on %s with %s, precision %s, XLA %s, %s weights.",
+        "Training on %s with %s, precision %s (%s), XLA %s, %s weights.",
         setup["device"],
         setup["strategy"],
         setup["precision"],
+        setup["precision_reason"],
         "on" if setup["jit_compile"] else "off",
         weights or "random",
     )
@@ -114,14 +119,21 @@ def _loss_weights(
 
 def _group_validation(
     val_cache: Mapping[str, np.ndarray],
+    negative_index: int,
     num_classes: int,
-    min_images: int,
-    batch_size: int,
+    screening: Mapping[str, Any],
 ) -> GroupRobustValidation | None:
+    """The per-epoch group-robust validation; ``screening`` holds the shared
+    ``source_groups``, ``screening`` and the batch size."""
     if "groups" not in val_cache or len(val_cache["labels"]) == 0:
         return None
     return GroupRobustValidation(
-        val_cache, [str(i) for i in range(num_classes)], min_images, batch_size
+        val_cache,
+        [str(i) for i in range(num_classes)],
+        negative_class=str(negative_index),
+        min_images=screening["source_groups"].min_images,
+        min_specificity=screening["screening"].min_specificity,
+        batch_size=screening["batch_size"],
     )
 
 
@@ -131,9 +143,11 @@ def _fit_settings(  # noqa: PLR0917
     training_setup: Mapping[str, Any],
     seed: int,
     params: ModelTrainingParams,
-    source_groups: SourceGroupParams,
+    criterion: Mapping[str, Any],
 ) -> FitSettings:
-    """The data, loss weights, callbacks' inputs and strategy of every phase."""
+    """The data, loss weights, callbacks' inputs and strategy of every phase;
+    ``criterion`` holds the negative class's index, ``source_groups`` and
+    ``screening``."""
     train_cache, val_cache = caches
     num_classes = untrained_model.output_shape[-1]
     class_weight, sample_weights = _loss_weights(train_cache, num_classes, params)
@@ -144,7 +158,10 @@ def _fit_settings(  # noqa: PLR0917
         class_weight=class_weight,
         sample_weights=sample_weights,
         group_validation=_group_validation(
-            val_cache, num_classes, source_groups.min_images, params.batch_size
+            val_cache,
+            criterion["negative_index"],
+            num_classes,
+            {**criterion, "batch_size": params.batch_size},
         ),
         seed=seed,
         params=params,
@@ -198,6 +215,16 @@ def _start_model(
         return model
 
 
+def kept_epoch(state: CheckpointState, params: ModelTrainingParams) -> int:
+    """The epoch (from 1) whose weights the trained model has: EarlyStopping's best
+    when it restores it, else the last."""
+    stopping = state.callbacks.get("early_stopping", {})
+    restores = params.early_stopping and params.early_stopping.restore_best_weights
+    if restores and stopping.get("best_epoch") is not None and state.epoch:
+        return int(stopping["best_epoch"]) + 1
+    return state.epoch
+
+
 def _for_one_device(
     model: keras.Model, strategy: tf.distribute.Strategy
 ) -> keras.Model:
@@ -218,17 +245,26 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     seed: int,
     params: ModelTrainingParams,
     source_groups: SourceGroupParams,
+    classes: list[Mapping[str, Any]],
+    negative_class: str,
+    screening: ScreeningParams,
 ) -> tuple[keras.Model, dict[str, list]]:
     """Fit the model phase by phase, resuming from the checkpoint of the same run if any.
 
-    Each epoch's metrics, the validation split's worst-group and group-balanced
-    accuracy among them, reach the active MLflow run as the epoch ends. Returns the
-    trained float32 model and its history, one value per finished epoch.
+    Each epoch's metrics, the validation split's group-robust metrics and screening
+    score among them (``GroupRobustValidation``), reach the active MLflow run as the
+    epoch ends. Returns the trained float32 model and its history, one value per
+    finished epoch.
     """
     seed_everything(seed, training_setup["deterministic"])
     caches = (train_cache, val_cache)
+    criterion = {
+        "negative_index": class_names(classes).index(negative_class),
+        "source_groups": source_groups,
+        "screening": screening,
+    }
     fit = _fit_settings(
-        untrained_model, caches, training_setup, seed, params, source_groups
+        untrained_model, caches, training_setup, seed, params, criterion
     )
     checkpoint = _run_checkpoint(untrained_model, caches, seed, fit)
     resumed = checkpoint.load_state()
@@ -238,6 +274,7 @@ def train_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     phases = training_phases(params, training_setup["pretrained"])
     fit_phases(model, phases, state, resumed is not None, checkpoint, fit)
     checkpoint.clear()
+    log_kept_epoch(kept_epoch(state, params))
 
     trained = _for_one_device(model, fit.strategy)
     logger.info("Trained model weights: sha256 %s.", weights_digest(trained))
@@ -251,6 +288,7 @@ def describe_training_run(training_setup: Mapping[str, Any]) -> dict[str, str]:
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "precision": training_setup["precision"],
+        "precision_reason": training_setup["precision_reason"],
         "xla": str(training_setup["jit_compile"]).lower(),
         "distribution_strategy": training_setup["strategy"],
         "pretrained": str(training_setup["pretrained"]).lower(),
