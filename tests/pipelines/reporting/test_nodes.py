@@ -30,6 +30,7 @@ from tests.helpers.predictions import (
     CALIBRATION,
     EVALUATION,
     NAMES,
+    SEED,
     split_cache,
 )
 from tests.helpers.predictions import small_model as build_small_model
@@ -124,6 +125,7 @@ def test_figures_and_report(small_model, data_split) -> None:
         SOURCE_GROUPS,
         "no_tumor",
         EVALUATION,
+        SEED,
     )
     flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
 

@@ -136,6 +136,7 @@ def _split_nodes(split: str) -> list[Node]:
                 "params:source_groups",
                 "params:negative_class",
                 "params:evaluation",
+                "params:seed",
             ],
             outputs=f"{split}_metrics",
             name=f"evaluate_{split}",
