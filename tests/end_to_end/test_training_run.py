@@ -270,3 +270,45 @@ def test_report_says_which_split_chose_what(client, quick_training_run, tmp_path
         "coverage at threshold",
     ):
         assert caption in report, caption
+
+
+def test_bootstrap_intervals_are_in_the_json_mlflow_and_the_report(
+    client, quick_training_run, tmp_path
+):
+    run_id = quick_training_run.run_id
+    metrics = client.get_run(run_id).data.metrics
+    evaluated = json.loads(
+        (
+            quick_training_run.project_path
+            / "data/08_reporting/evaluation_metrics.json"
+        ).read_text()
+    )
+    for split in EVALUATED:
+        assert evaluated[split]["bootstrap"]["resamples"] == 1000
+        intervals = evaluated[split]["confidence_intervals"]
+        for name in (
+            "accuracy",
+            "macro_f1",
+            "recall_glioma_tumor",
+            "tumour_sensitivity",
+            "tumour_specificity",
+            "tumour_sensitivity_other_source",
+            "worst_group_accuracy",
+        ):
+            interval = intervals[name]
+            if interval["low"] is None:
+                assert f"{split}_{name}_ci_low" not in metrics
+                continue
+            assert interval["low"] <= interval["estimate"] <= interval["high"], name
+            assert metrics[f"{split}_{name}_ci_low"] == pytest.approx(interval["low"])
+            assert metrics[f"{split}_{name}_ci_high"] == pytest.approx(interval["high"])
+    for name in (
+        "test_accuracy_ci_low",
+        "test_accuracy_ci_high",
+        "val_macro_f1_ci_low",
+    ):
+        assert 0 <= metrics[name] <= 1, name
+    report = Path(
+        client.download_artifacts(run_id, "report.html", str(tmp_path))
+    ).read_text(encoding="utf-8")
+    assert "Headline metrics with 95 % confidence intervals" in report

@@ -9,14 +9,20 @@ import numpy as np
 from tests.helpers.raw_folders import CLASSES
 
 NAMES = [c["name"] for c in CLASSES]
-# The evaluation group of conf/base/parameters_evaluation.yml, with 10 ECE bins.
+# The evaluation group of conf/base/parameters_evaluation.yml, with 10 ECE bins and
+# 200 bootstrap resamples.
 EVALUATION = {
     "batch_size": 32,
     "tta_flip": False,
     "ece_bins": 10,
     "review": {"target_accuracy": 0.95},
     "adapt_batch_norm": False,
+    "bootstrap": {"resamples": 200, "confidence": 0.95},
 }
+# The shared seed (conf/base/parameters.yml) that evaluation seeds its bootstrap with.
+SEED = 42
+# The shared screening group as conf/base/parameters.yml ships it.
+SCREENING = {"min_specificity": 0.75}
 CALIBRATION = {
     "temperature": 1.5,
     "confidence_threshold": 0.3,

@@ -321,7 +321,10 @@ def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, floa
     ``{split}_{average}_{metric}`` (``test_dedup_macro_f1``, ``val_micro_roc_auc``)
     , ``{split}_{metric}_{class}`` (``val_roc_auc_glioma_tumor``,
     ``test_precision_no_tumor``) and ``{split}_{metric}_{source group}``
-    (``test_tumour_sensitivity_other_source``, ``val_accuracy_512px_source``).
+    (``test_tumour_sensitivity_other_source``, ``val_accuracy_512px_source``), and
+    the bounds of each bootstrap confidence interval in ``confidence_intervals``
+    (see ``core/bootstrap.py``), ``{split}_{metric}_ci_low`` and ``_ci_high``
+    (``test_accuracy_ci_low``, ``val_recall_glioma_tumor_ci_high``).
     """
     flat: dict[str, Any] = {
         metric_name(split, key): metrics[key] for key in ("n_samples", *SCALARS)
@@ -344,6 +347,9 @@ def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, floa
     for group, values in metrics.get("source_groups", {}).items():
         for key in GROUP_SCALARS:
             flat[metric_name(split, key, group)] = values[key]
+    for key, interval in metrics.get("confidence_intervals", {}).items():
+        flat[metric_name(split, key, "ci_low")] = interval["low"]
+        flat[metric_name(split, key, "ci_high")] = interval["high"]
     return {
         name: float(value)
         for name, value in flat.items()

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from brain_tumor_mri.core.metrics import flatten_for_mlflow
 from brain_tumor_mri.datasets import OptionalPartitionedDataset
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
@@ -25,6 +26,8 @@ from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams
 from tests.helpers.predictions import (
     CALIBRATION,
     EVALUATION,
+    SCREENING,
+    SEED,
     split_cache,
 )
 from tests.helpers.predictions import small_model as build_small_model
@@ -81,7 +84,9 @@ def test_empty_split_gives_no_predictions_nor_metrics(small_model) -> None:
             CLASSES,
             SOURCE_GROUPS,
             "no_tumor",
+            SCREENING,
             EVALUATION,
+            SEED,
         )
         == {}
     )
@@ -100,7 +105,9 @@ def test_collect_metrics_names_every_split(small_model) -> None:
             CLASSES,
             SOURCE_GROUPS,
             "no_tumor",
+            SCREENING,
             EVALUATION,
+            SEED,
         )
 
     evaluated, summary, per_class, confusion, mlflow_metrics = collect_metrics(
@@ -136,9 +143,51 @@ def test_collect_metrics_names_every_split(small_model) -> None:
             "step": 0,
         }
     assert not any(name.startswith("external") for name in mlflow_metrics)
+    for split in ("val", "test", "test_dedup"):
+        assert evaluated[split]["bootstrap"]["resamples"] == 200
+        for name in (
+            "accuracy",
+            "macro_f1",
+            "recall_glioma_tumor",
+            "tumour_sensitivity",
+            "tumour_specificity",
+            "tumour_sensitivity_other_source",
+            "worst_group_accuracy",
+        ):
+            interval = evaluated[split]["confidence_intervals"][name]
+            assert set(interval) == {"estimate", "low", "high"}, name
+            if interval["low"] is not None:
+                low = mlflow_metrics[f"{split}_{name}_ci_low"]["value"]
+                high = mlflow_metrics[f"{split}_{name}_ci_high"]["value"]
+                assert low == interval["low"]
+                assert low <= interval["estimate"] <= high, name
+    for name in ("test_accuracy_ci_low", "val_accuracy_ci_high", "val_macro_f1_ci_low"):
+        assert mlflow_metrics[name]["step"] == 0
     assert mlflow_metrics["temperature"]["value"] == 1.5
     for column in ("ECE uncalibrated", "tumour sensitivity", "missed tumours"):
         assert summary[column].notna().all(), column
+
+
+def test_no_bootstrap_resample_gives_no_interval(small_model) -> None:
+    predictions = predict_probabilities(small_model, split_cache(12), EVALUATION)
+    params = {**EVALUATION, "bootstrap": {"resamples": 0, "confidence": 0.95}}
+
+    metrics = evaluate_predictions(
+        predictions,
+        calibrate_probabilities(predictions, CALIBRATION),
+        CALIBRATION,
+        CLASSES,
+        SOURCE_GROUPS,
+        "no_tumor",
+        SCREENING,
+        params,
+        SEED,
+    )
+
+    assert "confidence_intervals" not in metrics
+    assert not any(
+        name.endswith("_ci_low") for name in flatten_for_mlflow(metrics, "test")
+    )
 
 
 def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) -> None:
@@ -167,7 +216,9 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
         CLASSES,
         SOURCE_GROUPS,
         "no_tumor",
+        SCREENING,
         EVALUATION,
+        SEED,
     )
     assert metrics["log_loss"] == pytest.approx(fit["nll_after"], rel=1e-6)
     assert metrics["log_loss_uncalibrated"] == pytest.approx(

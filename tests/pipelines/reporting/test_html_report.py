@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import re
 
+import numpy as np
+
+from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.pipelines.reporting.figures.common import figure_to_png
 from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, build_html_report
-from tests.helpers.figures import PNG_MAGIC
+from tests.helpers.figures import CLASSES, PNG_MAGIC
 
 
 def test_html_report_is_one_file_with_every_section(
@@ -48,3 +51,51 @@ def test_html_report_is_one_file_with_every_section(
     assert "macro ROC AUC" in report
     assert f"{metrics['accuracy']:.4f}" in report
     assert "exact groups spanning splits" in report
+
+
+def test_html_report_shows_the_bootstrap_intervals(
+    predictions, metrics, history, leakage_summary, class_counts
+) -> None:
+    groups = np.array(["512px_source", "other_source"] * 20)
+    intervals = headline_intervals(
+        predictions["labels"],
+        predictions["probabilities"],
+        groups,
+        CLASSES,
+        "no_tumor",
+        5,
+        300,
+        0.95,
+        42,
+    )
+    with_intervals = {
+        **metrics,
+        "bootstrap": {"resamples": 300, "confidence": 0.95, "seed": 42},
+        "confidence_intervals": intervals,
+    }
+
+    report = build_html_report(
+        title="run",
+        run_info={},
+        leakage_summary=leakage_summary,
+        class_counts=class_counts,
+        parameters={},
+        training_history=history,
+        metrics_by_split={"test": with_intervals, "val": metrics},
+        dataset_figures={},
+        training_figures={},
+        evaluation_figures={},
+        gradcam_figures={},
+    )
+
+    accuracy = intervals["accuracy"]
+    assert (
+        f"<td>{accuracy['estimate']:.4f} "
+        f"({accuracy['low']:.4f}–{accuracy['high']:.4f})</td>" in report
+    )
+    assert "Headline metrics with 95 % confidence intervals" in report
+    assert "300 resamples, seed 42" in report
+    for name in ("macro_f1", "recall_glioma_tumor", "tumour_sensitivity_other_source"):
+        assert f"<th>{name}</th>" in report
+    # The split without intervals shows its plain values.
+    assert f"<td>{metrics['accuracy']:.4f}</td>" in report

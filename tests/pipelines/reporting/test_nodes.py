@@ -30,6 +30,8 @@ from tests.helpers.predictions import (
     CALIBRATION,
     EVALUATION,
     NAMES,
+    SCREENING,
+    SEED,
     split_cache,
 )
 from tests.helpers.predictions import small_model as build_small_model
@@ -123,7 +125,9 @@ def test_figures_and_report(small_model, data_split) -> None:
         CLASSES,
         SOURCE_GROUPS,
         "no_tumor",
+        SCREENING,
         EVALUATION,
+        SEED,
     )
     flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
 

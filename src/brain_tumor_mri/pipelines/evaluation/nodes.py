@@ -16,6 +16,7 @@ import pandas as pd
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import ScreeningParams, SourceGroupParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
+from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.core.calibration import apply_temperature, confidence
 from brain_tumor_mri.core.calibration_fitting import (
     LOG_TEMPERATURE_BOUNDS,
@@ -242,6 +243,7 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     negative_class: str,
     screening: ScreeningParams,
     params: EvaluationParams,
+    seed: int,
 ) -> dict[str, Any]:
     """Every metric of one split; {} for an empty split.
 
@@ -254,7 +256,8 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
     any tumour against ``negative_class``), and where the
     images' source groups are known, accuracy and tumour sensitivity per group with
     the worst-group and group-balanced accuracy (``source_group_metrics``) and the
-    screening criterion's ``screening_score``.
+    screening criterion's ``screening_score``. ``confidence_intervals`` holds the
+    bootstrap interval of each headline metric (``_confidence_intervals``).
     """
     labels = predictions["labels"]
     if len(labels) == 0:
@@ -289,6 +292,9 @@ def evaluate_predictions(  # noqa: PLR0917 (Kedro passes node inputs positionall
             screening_figures["tumour_specificity"],
             screening.min_specificity,
         ),
+        **_confidence_intervals(
+            predictions, calibrated, names, negative, source_groups, params, seed
+        ),
     }
 
 
@@ -310,6 +316,46 @@ def _group_metrics(
         negative,
         source_groups.min_images,
     )
+
+
+def _confidence_intervals(  # noqa: PLR0917
+    predictions: Mapping[str, np.ndarray],
+    calibrated: np.ndarray,
+    names: Sequence[str],
+    negative: str,
+    source_groups: SourceGroupParams,
+    params: EvaluationParams,
+    seed: int,
+) -> dict[str, Any]:
+    """``bootstrap``: how the intervals were drawn, and ``confidence_intervals``:
+    ``{metric: {"estimate", "low", "high"}}`` of every headline metric (its MLflow
+    name without the split: ``accuracy``, ``macro_f1``, ``recall_<class>``,
+    ``tumour_sensitivity``, ``tumour_specificity``, ``accuracy_<group>``,
+    ``tumour_sensitivity_<group>``, ``worst_group_accuracy``,
+    ``group_balanced_accuracy``; see ``core/bootstrap.py``); {} with no resample."""
+    bootstrap = params.bootstrap
+    if bootstrap.resamples == 0:
+        return {}
+    intervals = headline_intervals(
+        predictions["labels"],
+        calibrated,
+        predictions.get("groups"),
+        names,
+        negative,
+        source_groups.min_images,
+        bootstrap.resamples,
+        bootstrap.confidence,
+        seed,
+    )
+    return {
+        "bootstrap": {
+            "method": "percentile, images resampled with replacement",
+            "resamples": bootstrap.resamples,
+            "confidence": bootstrap.confidence,
+            "seed": seed,
+        },
+        "confidence_intervals": intervals,
+    }
 
 
 def collect_metrics(

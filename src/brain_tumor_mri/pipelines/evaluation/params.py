@@ -13,12 +13,18 @@ class ReviewParams(StrictModel):
     target_accuracy: float = Field(gt=0, le=1)
 
 
+class BootstrapParams(StrictModel):
+    resamples: int = Field(ge=0)
+    confidence: float = Field(gt=0, lt=1)
+
+
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
     review: ReviewParams
     adapt_batch_norm: bool
+    bootstrap: BootstrapParams
 
 
 SCHEMAS: dict[str, Any] = {"evaluation": EvaluationParams}

@@ -137,6 +137,7 @@ def _split_nodes(split: str) -> list[Node]:
                 "params:negative_class",
                 "params:screening",
                 "params:evaluation",
+                "params:seed",
             ],
             outputs=f"{split}_metrics",
             name=f"evaluate_{split}",

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from brain_tumor_mri.core.metrics import confusion_table, metrics_table, summary_table
+from brain_tumor_mri.core.bootstrap import MIN_DEFINED
+from brain_tumor_mri.core.metrics import (
+    SUMMARY_COLUMNS,
+    confusion_table,
+    metrics_table,
+    summary_table,
+)
 from brain_tumor_mri.pipelines.reporting.figures.common import figure_to_png
 from brain_tumor_mri.pipelines.reporting.figures.dataset import leakage_counts
 from brain_tumor_mri.pipelines.reporting.figures.source_groups import group_scores
@@ -263,8 +269,82 @@ def _training_section(
     return _figures(figures) + "\n<h3>Per epoch</h3>\n" + html_table(table)
 
 
+def _with_interval(value: Any, interval: Mapping[str, Any] | None) -> Any:
+    """``value (low–high)`` where the interval is defined, else the value."""
+    if not interval or interval.get("low") is None or interval.get("high") is None:
+        return value
+    return f"{_text(value)} ({_text(interval['low'])}–{_text(interval['high'])})"
+
+
+def _summary_with_intervals(
+    metrics_by_split: Mapping[str, Mapping[str, Any]],
+) -> pd.DataFrame:
+    """``summary_table``, each headline metric with its bootstrap interval."""
+    table = summary_table(metrics_by_split)
+    for key, column in SUMMARY_COLUMNS.items():
+        table[column] = [
+            _with_interval(value, metrics.get("confidence_intervals", {}).get(key))
+            for value, metrics in zip(
+                table[column], metrics_by_split.values(), strict=True
+            )
+        ]
+    return table
+
+
+def _interval_table(
+    metrics_by_split: Mapping[str, Mapping[str, Any]],
+) -> pd.DataFrame:
+    """One row per headline metric (its MLflow name without the split), one column
+    per split: the value and its bootstrap interval."""
+    names = list(
+        dict.fromkeys(
+            name
+            for metrics in metrics_by_split.values()
+            for name in metrics.get("confidence_intervals", {})
+        )
+    )
+    table = pd.DataFrame(
+        {
+            split: [
+                _with_interval(
+                    metrics["confidence_intervals"][name]["estimate"],
+                    metrics["confidence_intervals"][name],
+                )
+                if name in metrics.get("confidence_intervals", {})
+                else None
+                for name in names
+            ]
+            for split, metrics in metrics_by_split.items()
+        },
+        index=pd.Index(names, name="metric"),
+    )
+    return table
+
+
+def _intervals_part(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The bootstrap intervals of every split, with how they were drawn."""
+    drawn = [m["bootstrap"] for m in metrics_by_split.values() if "bootstrap" in m]
+    if not drawn:
+        return []
+    confidence, resamples = drawn[0]["confidence"], drawn[0]["resamples"]
+    return [
+        f"<h3>Headline metrics with {100 * confidence:g} % confidence intervals</h3>",
+        f"<p>Percentile bootstrap over the images of each split ({resamples} "
+        f"resamples, seed {html.escape(str(drawn[0]['seed']))}): the predictions are "
+        "resampled, not the model, so an interval shows how much a figure would move "
+        "with another draw of images like these, not with another training run. "
+        f"n/a: undefined on the split, or in more than {1 - MIN_DEFINED:.0%} of the "
+        "resamples (a source group without tumours, say).</p>",
+        html_table(_interval_table(metrics_by_split), index=True),
+    ]
+
+
 def _metrics_section(metrics_by_split: Mapping[str, Mapping[str, Any]]) -> str:
-    parts = ["<h3>Summary</h3>", html_table(summary_table(metrics_by_split))]
+    parts = [
+        "<h3>Summary</h3>",
+        html_table(_summary_with_intervals(metrics_by_split)),
+        *_intervals_part(metrics_by_split),
+    ]
     for split, metrics in metrics_by_split.items():
         parts += [
             f"<h3>{html.escape(split)}: per class</h3>",
