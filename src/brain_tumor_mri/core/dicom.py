@@ -224,11 +224,13 @@ class _BoundedInflation(io.BytesIO):
 def _open(data: bytes, with_pixels: bool) -> Dataset:
     """The file's pixel module (``PIXEL_TAGS``); every other value is skipped."""
     with _reason("corrupt or truncated DICOM header"):
-        return dcmread(
+        dataset = dcmread(
             _BoundedInflation(data),
             stop_before_pixels=not with_pixels,
             specific_tags=list(PIXEL_TAGS),
         )
+    dataset.buffer = None  # pydicom keeps the (inflated) file for deferred reads
+    return dataset
 
 
 def _photometric_reason(photometric: str) -> str:
