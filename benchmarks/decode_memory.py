@@ -9,6 +9,7 @@ only) and the outcome.
     python benchmarks/decode_memory.py                    # the code of this checkout
     python benchmarks/decode_memory.py --src /tmp/before/src   # another checkout's code
     python benchmarks/decode_memory.py --max-pixels 200000000  # a higher pixel limit
+    python benchmarks/decode_memory.py --only DICOM            # the DICOM cases only
 
 ``--src`` imports the package from another source tree, for example the code before a
 change: ``mkdir /tmp/before && git archive <commit> src | tar -x -C /tmp/before``.
@@ -33,7 +34,45 @@ CASES = {
     "5000x5000 8-bit RGB PNG (25 MP)": (5000, 5000, "RGB", (150, 150)),
     "5000x5000 8-bit RGB JPEG (25 MP)": (5000, 5000, "JPEG", (150, 150)),
     "5000x5000 16-bit gray PNG, full size": (5000, 5000, "I;16", None),
+    "5000x5000 16-bit DICOM, no window (25 MP)": (5000, 5000, "DICOM16", (150, 150)),
+    "5000x5000 16-bit DICOM, full size": (5000, 5000, "DICOM16", None),
+    "deflated DICOM, 1 GiB private element (issue 24)": (
+        16,
+        16,
+        "DEFLATED",
+        (150, 150),
+    ),
+    "deflated DICOM, 250 MiB private element (under the limit)": (
+        16,
+        16,
+        "DEFLATED250",
+        (150, 150),
+    ),
+    "64x64 DICOM, 16000x16000 J2K stream (issue 24)": (16000, 16000, "J2K", (150, 150)),
+    "2-frame JPEG DICOM, 16000x16000 SOF (issue 24)": (
+        16000,
+        16000,
+        "JPEGS",
+        (150, 150),
+    ),
 }
+
+
+def make_dicom(width: int, height: int, mode: str) -> bytes:
+    """The DICOM cases, written with the tests' helpers (``tests/helpers``)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import dicom_files
+
+    gray = np.zeros((64, 64), np.uint8)
+    gray[16:48, 16:48] = 200
+    if mode.startswith("DEFLATED"):
+        private = 250 * 2**20 if mode == "DEFLATED250" else 2**30
+        return dicom_files.deflated_with_private_element(gray[:height, :width], private)
+    if mode == "J2K":
+        return dicom_files.j2k_bomb(width, height)
+    return dicom_files.jpeg_frames_bomb(gray, width, height)
 
 
 def make_image(width: int, height: int, mode: str) -> bytes:
@@ -41,11 +80,19 @@ def make_image(width: int, height: int, mode: str) -> bytes:
     import numpy as np
     from PIL import Image, ImageDraw
 
+    if mode in ("DEFLATED", "DEFLATED250", "J2K", "JPEGS"):
+        return make_dicom(width, height, mode)
     image = Image.new("L", (width, height))
     ImageDraw.Draw(image).ellipse(
         (width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill=200
     )
     buffer = io.BytesIO()
+    if mode == "DICOM16":
+        sys.path.insert(0, str(ROOT))
+        from tests.helpers import dicom_files
+
+        stored = np.asarray(image, dtype=np.uint16) * 16 + 300
+        return dicom_files.uncompressed(stored, bits_stored=16)
     if mode == "I;16":
         Image.fromarray(np.asarray(image, dtype=np.uint16) * 250).save(buffer, "PNG")
     elif mode == "JPEG":
@@ -96,6 +143,9 @@ def main() -> None:
         type=int,
         help="pixel limit to decode with (default: the code's)",
     )
+    parser.add_argument(
+        "--only", default="", help="run only the cases whose name holds this text"
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -109,6 +159,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as folder:
         for name, (width, height, mode, _) in CASES.items():
+            if args.only not in name:
+                continue
             path = Path(folder, "image")
             path.write_bytes(make_image(width, height, mode))
             result = subprocess.run(

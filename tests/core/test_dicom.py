@@ -4,11 +4,16 @@ written from the data set's real JPEGs (``tests/helpers/dicom_files.py``)."""
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pytest
 
-from brain_tumor_mri.core.dicom import FALLBACK_PERCENTILES, decode_dicom
+from brain_tumor_mri.core.dicom import (
+    FALLBACK_PERCENTILES,
+    MAX_INFLATED_BYTES,
+    decode_dicom,
+)
 from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.images.decoding import decode_image, read_header
 from brain_tumor_mri.core.images.limits import ImageReadError
@@ -203,3 +208,137 @@ def test_preprocessing_indexes_and_validates_dicoms_beside_jpegs(tmp_path, jpeg)
         "no pixel data"
         in bad.set_index("path").loc["Training/glioma_tumor/report.dcm", "reason"]
     )
+
+
+# Each header byte is set to these: a length's low byte at 0xFF swallows the next
+# elements into one value, 'X' makes a tag, VR or length nonsense.
+MUTATIONS = (0xFF, ord("X"))
+# The patient data of the fuzzed file, whole and in parts.
+PHI = [
+    *dicom_files.IDENTIFYING.values(),
+    "Doe",
+    "Quincy",
+    "8675309",
+    "19610704",
+    "Nowhere",
+    "House",
+    "4242",
+]
+
+
+def _header_mutants(data: bytes) -> dict[str, bytes]:
+    """``data`` with each byte before its pixel data set to each of ``MUTATIONS``."""
+    pixels = data.rindex(b"\xe0\x7f\x10\x00")
+    mutants = {}
+    for position in range(pixels):
+        for value in MUTATIONS:
+            if data[position] != value:
+                mutant = bytearray(data)
+                mutant[position] = value
+                mutants[f"{position}:{value}"] = bytes(mutant)
+    return mutants
+
+
+def test_every_one_byte_mutant_of_the_header_gets_one_line_without_patient_data(
+    caplog,
+):
+    """Every byte before the pixel data of a file with patient data, set to 0xFF and
+    to 'X': each mutant is decoded or refused with one printable line that quotes
+    nothing of the patient, and nothing of the patient reaches the log or a warning."""
+    data = dicom_files.uncompressed(np.arange(64, dtype=np.uint8).reshape(8, 8))
+    mutants = _header_mutants(data)
+    assert len(mutants) > 1000
+    with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        decoded = load_images(mutants, (8, 8))
+        headers = [_header_reason(mutant) for mutant in mutants.values()]
+    assert len(decoded.keys) + len(decoded.errors) == len(mutants)
+    assert decoded.errors, "some mutants must be refused"
+    reasons = [*decoded.errors.values(), *filter(None, headers)]
+    shown = [*reasons, caplog.text, *(str(w.message) for w in seen)]
+    for text in shown:
+        assert not [value for value in PHI if value in text], text
+    for reason in reasons:
+        assert reason.isprintable() and "Traceback" not in reason, reason
+
+
+def test_a_cut_sop_class_length_quotes_no_patient_data():
+    """The SOP Class UID's length set to 0xFF swallows the elements after it: the
+    reason names no value of the file."""
+    data = bytearray(dicom_files.uncompressed(np.zeros((8, 8), np.uint8)))
+    data[data.index(b"\x08\x00\x16\x00UI") + 6] = 0xFF
+    with pytest.raises(ImageReadError) as raised:
+        load_rgb(bytes(data))
+    reason = str(raised.value)
+    assert reason.isprintable() and "outside the DICOM standard" in reason
+    assert not [value for value in PHI if value in reason]
+
+
+def _header_reason(data: bytes) -> str | None:
+    """``read_header``'s reason for refusing ``data`` (None: read); any error other
+    than ``ImageReadError`` fails the test."""
+    try:
+        read_header(data)
+    except ImageReadError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("value", MUTATIONS, ids=["0xFF", "X"])
+def test_a_cut_first_group_length_is_a_one_line_reason(value: int):
+    """The byte at the start of the first group's value length set to 0xFF or 'X':
+    the header reader that serving, the review page and preprocessing call raises
+    ``ImageReadError`` with one line, not pydicom's own error."""
+    data = bytearray(dicom_files.uncompressed(np.zeros((8, 8), np.uint8)))
+    data[132 + 6] = value
+    reason = _header_reason(bytes(data))
+    assert reason is None or (reason.isprintable() and "\n" not in reason)
+
+
+def test_a_12_bit_jpeg_that_libjpeg_refuses_is_one_quiet_line(caplog):
+    """pydicom's JPEG-lossy.dcm has an invalid scan end in its SOS marker (its fixed
+    version JPGExtended.dcm decodes): one line naming the transfer syntax, and
+    pydicom's logger prints no traceback."""
+    with caplog.at_level(logging.DEBUG):
+        decoded = load_images(
+            {"a.dcm": dicom_files.bundled("JPEG-lossy.dcm")}, SIZES[0]
+        )
+    reason = decoded.errors["a.dcm"]
+    assert reason == (
+        "corrupt or truncated DICOM pixel data, or not conformant to its transfer "
+        "syntax 'JPEG Extended (Process 2 and 4)' (1.2.840.10008.1.2.4.51): no "
+        "installed decoder reads it (RuntimeError)"
+    )
+    assert "Traceback" not in caplog.text and "libjpeg" not in caplog.text
+
+
+def test_a_deflated_data_set_is_refused_while_inflating_past_its_limit(gray):
+    """A 300 KB deflated file whose private element inflates to 257 MiB is refused
+    before pydicom inflates it; a small deflated file is read."""
+    small = dicom_files.deflated_with_private_element(gray, 1000)
+    np.testing.assert_array_equal(
+        load_rgb(small), load_rgb(dicom_files.uncompressed(gray))
+    )
+    bomb = dicom_files.deflated_with_private_element(
+        gray[:8, :8], MAX_INFLATED_BYTES + 2**20
+    )
+    assert len(bomb) < MAX_INFLATED_BYTES // 500
+    with pytest.raises(ImageReadError, match="inflates to more than 256 MiB"):
+        load_rgb(bomb, (64, 64))
+
+
+@pytest.mark.parametrize("stream", ["J2K", "JPEG"])
+def test_a_compressed_frame_larger_than_its_header_is_refused_before_decoding(
+    stream: str, gray: np.ndarray
+):
+    """The size in the codestream (J2K SIZ, JPEG SOF) is checked, not the header's."""
+
+    def bomb(width: int, height: int) -> bytes:
+        if stream == "J2K":
+            return dicom_files.j2k_bomb(width, height)
+        return dicom_files.jpeg_frames_bomb(gray, width, height)
+
+    with pytest.raises(ImageReadError, match="frame is 16000 x 16000 pixels, over the"):
+        load_rgb(bomb(16000, 16000), (64, 64))
+    with pytest.raises(ImageReadError, match="frame is 600 x 600 pixels of 1 comp"):
+        load_rgb(bomb(600, 600), (64, 64))

@@ -9,6 +9,8 @@ the report.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     MRImageStorage,
@@ -155,3 +158,62 @@ def multiframe(middle: np.ndarray) -> bytes:
     the window that maps 0-255 onto itself."""
     frames = np.stack([np.zeros_like(middle), middle, np.full_like(middle, 255)])
     return uncompressed(frames, **IDENTITY_WINDOW)
+
+
+def _dataset_bytes(data: bytes) -> tuple[bytes, bytes]:
+    """A file's file meta group (with the preamble) and its data set, split."""
+    (group_length,) = struct.unpack_from("<I", data, 140)
+    end = 144 + group_length
+    return data[:end], data[end:]
+
+
+def deflated_with_private_element(pixels: np.ndarray, private_bytes: int) -> bytes:
+    """A deflated DICOM of ``pixels`` followed by a private element of
+    ``private_bytes`` zeros (group 7FE1, after the pixel data), deflated in steps: a
+    small file that inflates to more than ``private_bytes``."""
+    meta, _ = _dataset_bytes(_file(_dataset(DeflatedExplicitVRLittleEndian)))
+    _, body = _dataset_bytes(uncompressed(pixels))
+    creator = struct.pack("<HH2sH", 0x7FE1, 0x0010, b"LO", 4) + b"BOMB"
+    element = struct.pack("<HH2sHI", 0x7FE1, 0x1010, b"OB", 0, private_bytes)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [meta, deflater.compress(body + creator + element)]
+    step = bytes(1 << 24)
+    for start in range(0, private_bytes, len(step)):
+        parts.append(deflater.compress(step[: private_bytes - start]))
+    parts.append(deflater.flush())
+    return b"".join(parts)
+
+
+def with_frame_size(data: bytes, marker: bytes, offset: int, size: bytes) -> bytes:
+    """``data`` with ``size`` written ``offset`` bytes after the first ``marker``:
+    a codestream whose own header says another size than the DICOM's."""
+    start = data.index(marker) + offset
+    return data[:start] + size + data[start + len(size) :]
+
+
+def j2k_bomb(width: int, height: int) -> bytes:
+    """pydicom's 64 x 64 JPEG 2000 MR slice whose SIZ marker says ``width`` x
+    ``height`` (Xsiz, Ysiz; the offsets are 0)."""
+    data = bundled("MR_small_jp2klossless.dcm")
+    return with_frame_size(
+        data, b"\xff\x4f\xff\x51", 8, struct.pack(">II", width, height)
+    )
+
+
+def jpeg_frames_bomb(gray: np.ndarray, width: int, height: int) -> bytes:
+    """A two-frame JPEG Baseline DICOM of ``gray`` (decoded by pydicom's plugin, not
+    Pillow) whose frames' SOF marker says ``width`` x ``height``."""
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, "JPEG", quality=90)
+    jpeg = buffer.getvalue()
+    rows, columns = gray.shape
+    sof = jpeg.index(b"\xff\xc0")
+    frame = jpeg[: sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9 :]
+    dataset = _dataset(JPEGBaseline8Bit)
+    dataset.Rows, dataset.Columns, dataset.NumberOfFrames = rows, columns, 2
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 8, 8, 7
+    dataset.PixelRepresentation = 0
+    dataset.PixelData = encapsulate([frame, frame])
+    dataset["PixelData"].VR = "OB"
+    return _file(dataset)

@@ -30,6 +30,7 @@ from brain_tumor_mri.serving.image_classifier import ServableModel
 from brain_tumor_mri.serving.request import RequestLimits, images_from_request
 from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import dicom_files
 from tests.helpers.raw_folders import HOSTILE_REASONS, hostile_formats
 from tests.serving.test_image_classifier import (
     b64,
@@ -86,6 +87,21 @@ def test_each_image_has_its_own_limit():
     assert "row 1: image is 200 x 101 pixels, over the limit of 20000" in str(
         error.value
     )
+
+
+def test_a_corrupt_dicom_row_gets_one_line_without_patient_data():
+    """A DICOM whose first group length is cut (0xFF), beside a good PNG: a 400 that
+    names the row on one line, with no stack trace and no patient data."""
+    bad = bytearray(dicom_files.uncompressed(np.zeros((8, 8), np.uint8)))
+    bad[132 + 6] = 0xFF
+    with pytest.raises(MlflowException) as error:
+        images_from_request(frame(png(10, 10), bytes(bad)), (32, 32), LIMITS)
+    body = json.loads(error.value.serialize_as_json())
+    assert error.value.get_http_status_code() == 400 and "stack_trace" not in body
+    message = body["message"]
+    assert "row 1: corrupt or truncated DICOM header" in message
+    assert "\n" not in message and "row 0" not in message
+    assert not [v for v in dicom_files.IDENTIFYING.values() if v in message]
 
 
 def test_default_limits_are_the_shipped_parameters():

@@ -12,7 +12,11 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from brain_tumor_mri.core.images.batches import DecodedImages, load_images
+from brain_tumor_mri.core.images.batches import (
+    DecodedImages,
+    load_images,
+    one_line_reason,
+)
 from brain_tumor_mri.core.images.decoding import ImageHeader, read_header
 from brain_tumor_mri.core.images.limits import (
     DEFAULT_FORMATS,
@@ -124,7 +128,9 @@ def read_request_images(
                 files[row], limits.max_image_pixels, limits.image_formats
             )
         except (ImageReadError, ValueError) as error:
-            problems[row] = str(error)
+            problems[row] = " ".join(str(error).split())
+        except Exception as error:  # noqa: BLE001 (a bad row is its reason, not a 500)
+            problems[row] = one_line_reason(error)
     _check_request_pixels(headers.values(), limits)
     decoded = load_images(
         {row: files[row] for row in headers},

@@ -4,7 +4,8 @@ DICOM), refused from the header when it is too large or of a format not allowed.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
@@ -113,8 +114,8 @@ def read_header(
         raise
     except UnidentifiedImageError as error:
         raise ImageReadError("not an image file (unrecognised format)") from error
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(f"unreadable image header: {error}") from error
+    except Exception as error:  # noqa: BLE001 (every error of one file is its reason)
+        raise ImageReadError(f"unreadable image header: {_one_line(error)}") from error
 
 
 def decode_image(
@@ -148,17 +149,33 @@ def decode_image(
         raise
     except UnidentifiedImageError as error:
         raise ImageReadError("not an image file (unrecognised format)") from error
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(f"corrupt or truncated image: {error}") from error
+    except Exception as error:  # noqa: BLE001 (every error of one file is its reason)
+        raise ImageReadError(
+            f"corrupt or truncated image: {_one_line(error)}"
+        ) from error
     return image if draft_size is None else _reduce(image, draft_size)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+@contextmanager
+def _dicom_reason() -> Iterator[None]:
+    """A DICOM's every error as ``ImageReadError``: ``DicomReadError``'s one-line
+    reason, or the class of any other error (its message may quote the file)."""
+    try:
+        yield
+    except DicomReadError as error:
+        raise ImageReadError(str(error)) from None
+    except Exception as error:  # noqa: BLE001 (every error of one file is its reason)
+        raise ImageReadError(f"unreadable DICOM ({type(error).__name__})") from None
 
 
 def _dicom_header(data: bytes, max_pixels: int | None) -> ImageHeader:
     """A DICOM's header as an image's (format ``DICOM``), see ``brain_tumor_mri.core.dicom``."""
-    try:
+    with _dicom_reason():
         header = read_dicom_header(data)
-    except DicomReadError as error:
-        raise ImageReadError(str(error)) from error
     check_pixels(header.width, header.height, max_pixels)
     return ImageHeader(header.width, header.height, header.mode, DICOM_FORMAT)
 
@@ -168,10 +185,8 @@ def _decode_dicom(
 ) -> Image.Image:
     """A DICOM's slice as a viewer shows it (8-bit grey or RGB), its size checked first."""
     _dicom_header(data, max_pixels)
-    try:
-        return Image.fromarray(decode_dicom(data, draft_size))
-    except DicomReadError as error:
-        raise ImageReadError(str(error)) from error
+    with _dicom_reason():
+        return Image.fromarray(decode_dicom(data, draft_size, max_pixels))
 
 
 def _reduce(image: Image.Image, size: tuple[int, int]) -> Image.Image:
