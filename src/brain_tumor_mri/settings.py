@@ -9,6 +9,8 @@ from brain_tumor_mri.framework.hooks import (
     MlflowRunNameHook,
     ParameterCheckHook,
     RawDataLayoutHook,
+    SiteFolderHook,
+    SiteFolderTagHook,
 )
 from brain_tumor_mri.framework.multi_worker import NonChiefWorkerHook, is_chief
 from brain_tumor_mri.framework.warning_filters import install_warning_filters
@@ -19,7 +21,9 @@ HOOKS = (
     ParameterCheckHook(),
     RawDataLayoutHook(),
     InferenceInputHook(),
+    SiteFolderHook(),
     MlflowRunNameHook(),
+    SiteFolderTagHook(),
     FailedRunReasonHook(),
     NonChiefWorkerHook(),
 )

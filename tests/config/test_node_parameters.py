@@ -170,5 +170,9 @@ def test_the_default_check_catches_a_default_read():
     ]
 
 
-def test_training_chains_every_stage_but_inference():
-    assert set(TRAINING_STAGES) == set(PIPELINE_NAMES) - {"inference"}
+def test_training_chains_every_stage_but_inference_and_site_adaptation():
+    """The two that start from a registered model and a folder of new images."""
+    assert set(TRAINING_STAGES) == set(PIPELINE_NAMES) - {
+        "inference",
+        "site_adaptation",
+    }

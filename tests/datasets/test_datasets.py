@@ -29,6 +29,7 @@ from brain_tumor_mri.datasets.mlflow_pandas_input_dataset import table_digest
 READ_ONLY_DATASETS = {
     datasets.MlflowKerasModelUriDataset,
     datasets.MlflowModelCalibrationDataset,
+    datasets.MlflowModelVersionDataset,
 }
 # The package imports each dataset on first use: its names are in __all__.
 DATASET_CLASSES = [

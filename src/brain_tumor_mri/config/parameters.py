@@ -42,6 +42,8 @@ RUN_SCHEMAS: dict[str, Any] = {
     "raw_data_dir": str,
     # Checked by InferenceInputHook, after it deletes the previous run's outputs.
     "input_dir": Annotated[str, Field(min_length=1)],
+    # Checked by SiteFolderHook.
+    "site_dir": Annotated[str, Field(min_length=1)],
     "model_uri": Annotated[str, Field(min_length=1)] | None,
     "external_test_dir": Annotated[str, AfterValidator(_external_test_folder)],
     "run_name": str | None,

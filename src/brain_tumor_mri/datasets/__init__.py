@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from brain_tumor_mri.datasets.mlflow_model_calibration_dataset import (
         MlflowModelCalibrationDataset,
     )
+    from brain_tumor_mri.datasets.mlflow_model_version_dataset import (
+        MlflowModelVersionDataset,
+        SourceModel,
+    )
     from brain_tumor_mri.datasets.mlflow_pandas_input_dataset import (
         MlflowPandasInputDataset,
     )
@@ -41,12 +45,14 @@ _MODULE_OF = {
     "MlflowKerasModelDataset": "mlflow_keras_model_dataset",
     "MlflowKerasModelUriDataset": "mlflow_keras_model_uri_dataset",
     "MlflowModelCalibrationDataset": "mlflow_model_calibration_dataset",
+    "MlflowModelVersionDataset": "mlflow_model_version_dataset",
     "MlflowPandasInputDataset": "mlflow_pandas_input_dataset",
     "MlflowServableModelDataset": "mlflow_servable_model_dataset",
     "MlflowTagsDataset": "mlflow_tags_dataset",
     "ModelWithExample": "mlflow_keras_model_dataset",
     "NumpyArraysDataset": "numpy_arrays_dataset",
     "OptionalPartitionedDataset": "optional_partitioned_dataset",
+    "SourceModel": "mlflow_model_version_dataset",
 }
 
 __all__ = [
@@ -54,12 +60,14 @@ __all__ = [
     "MlflowKerasModelDataset",
     "MlflowKerasModelUriDataset",
     "MlflowModelCalibrationDataset",
+    "MlflowModelVersionDataset",
     "MlflowPandasInputDataset",
     "MlflowServableModelDataset",
     "MlflowTagsDataset",
     "ModelWithExample",
     "NumpyArraysDataset",
     "OptionalPartitionedDataset",
+    "SourceModel",
 ]
 
 

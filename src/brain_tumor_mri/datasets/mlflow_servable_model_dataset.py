@@ -35,7 +35,8 @@ class MlflowServableModelDataset(
     """Logs a ``ServableModel`` as an ``ImageClassifier`` pyfunc and registers it.
 
     Saving logs the model (signature, input example, pinned requirements) to the active
-    run under ``name`` and registers it as a new version of ``registered_model_name``.
+    run under ``name`` and registers it as a new version of ``registered_model_name``,
+    with the ``version_tags`` of the ``ServableModel``.
     Loading returns the latest registered version as a pyfunc. The class name starts
     with ``Mlflow`` so that kedro-mlflow switches it off for pipelines it does not track.
 
@@ -114,6 +115,11 @@ class MlflowServableModelDataset(
                 input_example=example,
                 pip_requirements=pinned_requirements(),
                 registered_model_name=self._registered_model_name,
+            )
+        version = self.model_info.registered_model_version
+        for key, value in (data.version_tags or {}).items():
+            mlflow.MlflowClient().set_model_version_tag(
+                self._registered_model_name, str(version), key, value
             )
         logger.info(
             "Registered the servable model as '%s' version %s (%s).",

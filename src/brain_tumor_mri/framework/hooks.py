@@ -100,17 +100,58 @@ def delete_output(path: Path) -> None:
 
 def check_inference_folder(folder: Path) -> None:
     """Raise ``ParameterError`` unless ``folder`` is a folder with a file in it."""
+    check_image_folder(folder, "folder of images to predict", INFERENCE_HELP)
+
+
+def check_image_folder(folder: Path, what: str, command: str) -> None:
+    """Raise ``ParameterError`` (one line) unless ``folder`` is a folder with a file
+    in it; ``what`` names the folder and ``command`` says how to give another."""
     if not folder.is_dir():
-        raise ParameterError(
-            f"No folder of images to predict at '{folder}'. Give one with "
-            f"{INFERENCE_HELP}."
-        )
+        raise ParameterError(f"No {what} at '{folder}'. Give one with {command}.")
     if not list_files(folder):
         raise ParameterError(
-            f"The folder of images to predict '{folder}' has no file (sub-folders "
-            f"are searched too). Put JPEG, PNG or DICOM images in it, or give another "
-            f"folder with {INFERENCE_HELP}."
+            f"The {what} '{folder}' has no file (sub-folders are searched too). Put "
+            f"JPEG, PNG or DICOM images in it, or give another folder with {command}."
         )
+
+
+SITE_HELP = (
+    "`kedro run --pipelines site_adaptation --params site_dir=PATH` (see "
+    "docs/site_adaptation.md)"
+)
+# The value that replaces the site's folder in the run's `runtime_params` tag.
+SITE_DIR_NOT_LOGGED = "<not logged>"
+
+
+class SiteFolderHook:
+    """Stops a site adaptation run whose folder is missing or has no file, with one
+    line, before kedro-mlflow opens its run (``tryfirst``), so that no run is left."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        if "site_images" not in pipeline.inputs():
+            return
+        folder = Path(catalog.config_resolver.config["site_images"]["path"])
+        check_image_folder(folder, "site folder of images", SITE_HELP)
+
+
+class SiteFolderTagHook:
+    """Replaces the site's folder in the ``runtime_params`` tag that kedro-mlflow
+    sets on the run from the command's ``--params`` (``trylast``: after
+    kedro-mlflow's hook): a site's folder may be named after the site or a patient,
+    and the run records only the images' fingerprint."""
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        runtime = run_params.get("runtime_params") or {}
+        if "site_dir" in runtime and mlflow.active_run() is not None:
+            mlflow.set_tag(
+                "runtime_params", str({**runtime, "site_dir": SITE_DIR_NOT_LOGGED})
+            )
 
 
 class RawDataLayoutHook:

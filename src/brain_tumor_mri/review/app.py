@@ -53,6 +53,9 @@ CALIBRATION_SHOWN = (
     "accuracy_at_threshold",
     "fitted_on",
     "fitted_on_images",
+    # A model adapted to a site (the site_adaptation pipeline): how, from which
+    # version, and what it means for the review threshold.
+    "adapted",
 )
 
 

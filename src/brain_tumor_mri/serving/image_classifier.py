@@ -137,10 +137,12 @@ class ImageClassifier(PythonModel):
 class ServableModel(NamedTuple):
     """What the servable model is made of: the Keras model, the classes, an example,
     the calibration (temperature, review threshold, image preprocessing) of its
-    training run and the limits of a request."""
+    training run, the limits of a request, and the tags of its registered version
+    (e.g. where an adapted model came from)."""
 
     model: keras.Model
     classes: list[str]
     example_image: bytes
     calibration: dict[str, Any] | None = None
     limits: RequestLimits = RequestLimits()
+    version_tags: dict[str, str] | None = None

@@ -1,12 +1,13 @@
-"""Finding the project's models in MLflow: the latest trained model, the Keras model
-inside any MLflow model, and the calibration of the run that logged it."""
+"""Finding the project's models in MLflow: the latest trained model, the newest
+registered version, the Keras model inside any MLflow model, and the calibration of
+the run that logged it."""
 
 from __future__ import annotations
 
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import mlflow
@@ -37,28 +38,86 @@ def latest_model_uri(name: str = "model") -> str:
     )
 
 
+class ModelVersion(NamedTuple):
+    """A model to load (``uri``) and its registered ``version`` (None for a model
+    that is not a registered version, e.g. ``runs:/<run id>/model``)."""
+
+    uri: str
+    version: str | None
+
+
+def resolve_model_version(model_uri: str | None, registered_name: str) -> ModelVersion:
+    """``model_uri`` with its registered version resolved (``models:/<name>/latest``
+    and ``models:/<name>@<alias>`` to a number); None: the newest version of
+    ``registered_name``."""
+    client = MlflowClient()
+    if model_uri is None or model_uri == f"models:/{registered_name}/latest":
+        versions = client.search_model_versions(f"name = '{registered_name}'")
+        if not versions:
+            raise DatasetError(
+                f"No version of the registered model '{registered_name}' at "
+                f"{mlflow.get_tracking_uri()}: run `kedro run --pipelines training` "
+                "first, or choose a model with `--params model_uri=URI`."
+            )
+        newest = max(versions, key=lambda version: int(version.version))
+        return ModelVersion(
+            f"models:/{registered_name}/{newest.version}", newest.version
+        )
+    if not model_uri.startswith("models:/"):
+        return ModelVersion(model_uri, None)
+    name, _, rest = model_uri.removeprefix("models:/").partition("/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        version = client.get_model_version_by_alias(name, alias).version
+    elif rest.isdigit():
+        version = client.get_model_version(name, rest).version
+    else:
+        return ModelVersion(model_uri, None)
+    return ModelVersion(f"models:/{name}/{version}", str(version))
+
+
 def load_keras_model(model_uri: str) -> keras.Model:
     """The Keras model of an MLflow model: a Keras-flavour model or an ``ImageClassifier``."""
+    return load_keras_model_parts(model_uri).model
+
+
+class KerasModelParts(NamedTuple):
+    """The Keras model of an MLflow model, its input example and its model config."""
+
+    model: keras.Model
+    input_example: Any
+    model_config: dict[str, Any]
+
+
+def load_keras_model_parts(model_uri: str) -> KerasModelParts:
+    """The Keras model of an MLflow model (a Keras-flavour model or an
+    ``ImageClassifier``), its input example (None without one) and its pyfunc
+    ``model_config`` ({} without one)."""
     with tempfile.TemporaryDirectory() as folder:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=model_uri, dst_path=folder
         )
-        flavors = Model.load(local).flavors
+        logged = Model.load(local)
+        flavors = logged.flavors
+        example = logged.load_input_example(local)
+        config = dict(flavors.get("python_function", {}).get("model_config") or {})
         if "keras" in flavors:
-            return mlflow.keras.load_model(
+            model = mlflow.keras.load_model(
                 local, load_model_kwargs={"compile": False, "safe_mode": True}
             )
+            return KerasModelParts(model, example, config)
         artifacts = flavors.get("python_function", {}).get("artifacts", {})
         if KERAS_ARTIFACT not in artifacts:
             raise DatasetError(
                 f"The MLflow model '{model_uri}' has no Keras model: expected a Keras "
                 f"flavour or an ImageClassifier pyfunc (flavours: {sorted(flavors)})."
             )
-        return keras.saving.load_model(
+        model = keras.saving.load_model(
             Path(local, artifacts[KERAS_ARTIFACT]["path"]),
             compile=False,
             safe_mode=True,
         )
+        return KerasModelParts(model, example, config)
 
 
 def model_run_id(model_uri: str) -> str | None:
