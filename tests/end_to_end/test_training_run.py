@@ -94,6 +94,7 @@ def test_split_prefixed_metrics_are_logged(client, quick_training_run):
         *EVALUATED,
         "external",
         *(f"{split}_adapted" for split in ("test", "test_dedup", "external")),
+        *(f"{split}_tent" for split in ("test", "test_dedup")),
     }
 
 
@@ -118,6 +119,8 @@ def test_source_group_metrics_and_the_shortcut_audit_are_logged(
         "test_adapted_accuracy",
         "test_adapted_tumour_sensitivity_other_source",
         "test_dedup_adapted_accuracy",
+        "test_tent_accuracy",
+        "test_dedup_tent_accuracy",
         "metadata_baseline_val_accuracy",
         "metadata_baseline_test_tumour_roc_auc",
     ):

@@ -17,6 +17,12 @@ EVALUATION = {
     "ece_bins": 10,
     "review": {"target_accuracy": 0.95},
     "adapt_batch_norm": False,
+    "tent": {
+        "enabled": False,
+        "steps": 1,
+        "learning_rate": 0.001,
+        "diversity_weight": 1.0,
+    },
     "bootstrap": {"resamples": 200, "confidence": 0.95},
 }
 # The shared seed (conf/base/parameters.yml) that evaluation seeds its bootstrap with.

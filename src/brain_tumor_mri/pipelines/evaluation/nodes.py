@@ -15,7 +15,7 @@ import pandas as pd
 
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import ScreeningParams, SourceGroupParams
-from brain_tumor_mri.core.adaptation import adapt_batch_norm
+from brain_tumor_mri.core.adaptation import adapt_batch_norm, tent_adapt
 from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.core.calibration import apply_temperature, confidence
 from brain_tumor_mri.core.calibration_fitting import (
@@ -70,13 +70,51 @@ def predict_adapted_probabilities(
     (AdaBN: its BatchNormalization statistics re-estimated on them, no label used);
     no image when ``params.adapt_batch_norm`` is off or the split is empty."""
     if not params.adapt_batch_norm or len(split_cache["labels"]) == 0:
-        return {
-            "probabilities": np.zeros((0, 0), np.float32),
-            "labels": np.zeros(0, np.int64),
-            "paths": np.zeros(0, str),
-        }
+        return _no_predictions()
     adapted = adapt_batch_norm(model, split_cache["images"], params.batch_size)
     return predict_probabilities(adapted, split_cache, params)
+
+
+@typed_params
+def predict_tent_probabilities(
+    model: keras.Model,
+    split_cache: Mapping[str, np.ndarray],
+    params: EvaluationParams,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """``predict_probabilities`` with the model adapted to the split's own images by
+    AdaBN then ``params.tent.steps`` TENT steps (``core.adaptation.tent_adapt``: the
+    BatchNormalization scale and shift only, no label used); no image when
+    ``params.tent.enabled`` is off or the split is empty."""
+    if not params.tent.enabled or len(split_cache["labels"]) == 0:
+        return _no_predictions()
+    images = split_cache["images"]
+    adapted, losses = tent_adapt(
+        adapt_batch_norm(model, images, params.batch_size),
+        images,
+        batch_size=params.batch_size,
+        steps=params.tent.steps,
+        learning_rate=params.tent.learning_rate,
+        diversity_weight=params.tent.diversity_weight,
+        seed=seed,
+    )
+    logger.info(
+        "TENT on %d images: %d steps, loss %.4f -> %.4f.",
+        len(images),
+        len(losses),
+        losses[0],
+        losses[-1],
+    )
+    return predict_probabilities(adapted, split_cache, params)
+
+
+def _no_predictions() -> dict[str, np.ndarray]:
+    """The predictions of a split that is not measured."""
+    return {
+        "probabilities": np.zeros((0, 0), np.float32),
+        "labels": np.zeros(0, np.int64),
+        "paths": np.zeros(0, str),
+    }
 
 
 def _identity(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

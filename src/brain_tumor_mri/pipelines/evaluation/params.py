@@ -18,12 +18,20 @@ class BootstrapParams(StrictModel):
     confidence: float = Field(gt=0, lt=1)
 
 
+class TentEvaluationParams(StrictModel):
+    enabled: bool
+    steps: int = Field(ge=1, le=1000)
+    learning_rate: float = Field(gt=0, le=0.1)
+    diversity_weight: float = Field(ge=0)
+
+
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
     ece_bins: int = Field(ge=1, le=100)
     review: ReviewParams
     adapt_batch_norm: bool
+    tent: TentEvaluationParams
     bootstrap: BootstrapParams
 
 

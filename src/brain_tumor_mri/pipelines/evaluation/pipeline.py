@@ -12,6 +12,7 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     load_external_test_set,
     predict_adapted_probabilities,
     predict_probabilities,
+    predict_tent_probabilities,
     record_calibration,
 )
 
@@ -19,22 +20,26 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
 # images, empty and not evaluated unless `--params external_test_dir=PATH` names one;
 # see conf/base/catalog_evaluation.yml).
 # The test splits are also measured with the model adapted to each one's own images
-# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted".
+# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted", and test and
+# test_dedup with TENT after AdaBN (evaluation.tent), as the splits "<split>_tent".
 ADAPTED_SPLITS = ("test", "test_dedup", "external")
 ADAPTED_SUFFIX = "_adapted"
+TENT_SPLITS = ("test", "test_dedup")
+TENT_SUFFIX = "_tent"
 EVALUATED_SPLITS = (
     "val",
     "test",
     "test_dedup",
     "external",
     *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
+    *(f"{split}{TENT_SUFFIX}" for split in TENT_SPLITS),
 )
 
 
 def images_of(split: str) -> str:
     """The split whose images an evaluated split predicts (``test`` for
-    ``test_adapted``)."""
-    return split.removesuffix(ADAPTED_SUFFIX)
+    ``test_adapted`` and ``test_tent``)."""
+    return split.removesuffix(ADAPTED_SUFFIX).removesuffix(TENT_SUFFIX)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -106,17 +111,19 @@ def _calibration_nodes() -> list[Node]:
 
 
 def _split_nodes(split: str) -> list[Node]:
-    """Predict one split (with the adapted model for ``<split>_adapted``), calibrate
-    its probabilities and compute its metrics."""
-    predict = (
-        predict_adapted_probabilities
-        if split.endswith(ADAPTED_SUFFIX)
-        else predict_probabilities
-    )
+    """Predict one split (with the adapted model for ``<split>_adapted`` and
+    ``<split>_tent``), calibrate its probabilities and compute its metrics."""
+    inputs = ["trained_model", f"{images_of(split)}_cache", "params:evaluation"]
+    if split.endswith(TENT_SUFFIX):
+        predict, inputs = predict_tent_probabilities, [*inputs, "params:seed"]
+    elif split.endswith(ADAPTED_SUFFIX):
+        predict = predict_adapted_probabilities
+    else:
+        predict = predict_probabilities
     return [
         node(
             predict,
-            inputs=["trained_model", f"{images_of(split)}_cache", "params:evaluation"],
+            inputs=inputs,
             outputs=f"{split}_predictions",
             name=f"predict_{split}",
         ),

@@ -48,7 +48,8 @@ SPLIT_ROLES = (
     "in every source group of it); model epoch chosen on validation (EarlyStopping, "
     "by default on its worst-group accuracy); test and test_dedup are measured only "
     "(*_adapted: the same images, the BatchNorm statistics of the model re-estimated on "
-    "them, no label used)"
+    "them, no label used; *_tent: then a few TENT steps on the BatchNorm scale and "
+    "shift, no label used)"
 )
 CALIBRATION_COLUMNS = {
     "n_samples": "images",

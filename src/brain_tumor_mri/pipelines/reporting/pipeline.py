@@ -30,8 +30,8 @@ REPORTED_PARAMETERS = (
 )
 
 # The evaluated splits that reporting draws, each with the split whose cached images
-# its galleries show: "<split>_adapted" (evaluation's AdaBN splits) predicts the images
-# of <split>. The evaluation pipeline outputs their "<split>_calibrated_predictions";
+# its galleries show: "<split>_adapted" (evaluation's AdaBN splits) and "<split>_tent"
+# (its TENT splits) predict the images of <split>. The evaluation pipeline outputs their "<split>_calibrated_predictions";
 # tests/pipelines/reporting/test_pipeline.py checks that both name the same splits.
 REPORTED_SPLITS = {
     "val": "val",
@@ -41,6 +41,8 @@ REPORTED_SPLITS = {
     "test_adapted": "test",
     "test_dedup_adapted": "test_dedup",
     "external_adapted": "external",
+    "test_tent": "test",
+    "test_dedup_tent": "test_dedup",
 }
 
 
