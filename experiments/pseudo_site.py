@@ -46,7 +46,9 @@ def show(line: str) -> None:
 
 def run_model_uri(run_id: str) -> str:
     """The model ``model`` that the run logged."""
+    experiment = mlflow.get_run(run_id).info.experiment_id
     (logged,) = mlflow.search_logged_models(
+        experiment_ids=[experiment],
         filter_string=f"source_run_id = '{run_id}' and name = 'model'",
         output_format="list",
     )

@@ -61,7 +61,7 @@ def resolve_model_version(model_uri: str | None, registered_name: str) -> ModelV
             )
         newest = max(versions, key=lambda version: int(version.version))
         return ModelVersion(
-            f"models:/{registered_name}/{newest.version}", newest.version
+            f"models:/{registered_name}/{newest.version}", str(newest.version)
         )
     if not model_uri.startswith("models:/"):
         return ModelVersion(model_uri, None)

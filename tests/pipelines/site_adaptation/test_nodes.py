@@ -65,7 +65,7 @@ def test_site_images_are_read_with_reasons_counted_and_renamed_files_match(
     assert read["images"].shape == (3, 32, 32, 3)
     assert read["files"] == 6
     assert sum(read["unreadable"].values()) == 3
-    assert read["unreadable"]["empty file"] == 1
+    assert read["unreadable"]["empty file (0 bytes)"] == 1
     renamed = {f"x/{i}.jpg": loader for i, loader in enumerate(loaders.values())}
     again = read_site_images(renamed, source, None, ("jpeg",))
     assert again["fingerprint"] == read["fingerprint"]

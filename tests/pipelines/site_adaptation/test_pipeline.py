@@ -37,6 +37,27 @@ BAD_FILES = {
     "notes_about_MCKENZIE.txt": b"not an image\n",
 }
 TENT = ("site_adaptation.method=tent", "site_adaptation.tent.steps=2")
+# Plain one-line log records (no line wrapping), so that the test reads every message.
+LOGGING = """
+version: 1
+disable_existing_loggers: false
+formatters:
+  plain:
+    format: "%(levelname)s|%(name)s|%(message)s"
+handlers:
+  console:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stdout
+loggers:
+  kedro:
+    level: INFO
+  brain_tumor_mri:
+    level: INFO
+root:
+  level: INFO
+  handlers: [console]
+"""
 
 
 @dataclass(frozen=True)
@@ -56,11 +77,16 @@ class SiteRun:
 def kedro_run(
     project: Path, tracking_uri: str, *params: str
 ) -> subprocess.CompletedProcess:
+    (project / "logging.yml").write_text(LOGGING)
     return subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipelines", "site_adaptation"]
         + (["--params", ",".join(params)] if params else []),
         cwd=project,
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "KEDRO_LOGGING_CONFIG": str(project / "logging.yml"),
+        },
         capture_output=True,
         text=True,
         timeout=900,
@@ -171,7 +197,7 @@ def test_run_logs_the_batch_norm_shift_and_the_class_mix(site_run: SiteRun):
     folder = client.download_artifacts(site_run.run_id, "site_adaptation")
     report = json.loads(Path(folder, "site_adaptation.json").read_text())
     reasons = report["unreadable_files_by_reason"]
-    assert reasons["empty file"] == 1
+    assert reasons["empty file (0 bytes)"] == 1
     assert sum(reasons.values()) == len(BAD_FILES)
     layers = report["batch_norm_shift"]["layers"]
     assert len(layers) > 50
