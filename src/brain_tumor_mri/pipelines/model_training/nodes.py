@@ -218,11 +218,9 @@ def _start_model(
 def kept_epoch(state: CheckpointState, params: ModelTrainingParams) -> int:
     """The epoch (from 1) whose weights the trained model has: EarlyStopping's best
     when it restores it, else the last."""
-    stopping = state.callbacks.get("early_stopping", {})
     restores = params.early_stopping and params.early_stopping.restore_best_weights
-    if restores and stopping.get("best_epoch") is not None and state.epoch:
-        return int(stopping["best_epoch"]) + 1
-    return state.epoch
+    best = state.callbacks["early_stopping"].get("best_epoch") if restores else None
+    return state.epoch if best is None else int(best) + 1
 
 
 def _for_one_device(
