@@ -44,6 +44,7 @@ from brain_tumor_mri.core.prediction import (
 from brain_tumor_mri.review.guard import MAX_REQUEST_BYTES, RequestGuard
 from brain_tumor_mri.serving.image_classifier import BATCH_SIZE, ImageClassifier
 from brain_tumor_mri.serving.request import decode_base64_image, read_request_images
+from brain_tumor_mri.tracking.model_uris import not_servable_message
 
 # Longest side, in pixels, of the images the page shows.
 SHOWN_SIZE = 384
@@ -62,15 +63,13 @@ CALIBRATION_SHOWN = (
 
 def load_classifier(model_uri: str) -> ImageClassifier:
     """The servable model at ``model_uri`` (an ``ImageClassifier`` pyfunc), loaded as
-    ``mlflow models serve`` loads it: Keras' safe mode, its calibration and limits."""
+    ``mlflow models serve`` loads it: Keras' safe mode, its calibration and limits.
+    (``kedro review`` checks the URI first: ``check_servable_model_uri``.)"""
     model = mlflow.pyfunc.load_model(model_uri)
     classifier = model.unwrap_python_model()
     if not isinstance(classifier, ImageClassifier):
         raise MlflowException.invalid_parameter_value(
-            f"The MLflow model '{model_uri}' is not this project's servable model "
-            f"(an ImageClassifier), but a {type(classifier).__name__}: give the URI "
-            "of a registered version (models:/<name>/<version or @alias>) or of a "
-            "training run's servable_model (runs:/<run id>/servable_model)."
+            not_servable_message(model_uri, f"a {type(classifier).__name__}")
         )
     return classifier
 

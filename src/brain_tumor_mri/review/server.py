@@ -6,11 +6,13 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
+import click
 import uvicorn
 from kedro.framework.session import KedroSession
 
 from brain_tumor_mri.review.app import Reviewer, create_app, load_classifier
 from brain_tumor_mri.review.guard import MAX_REQUEST_BYTES, allowed_hosts
+from brain_tumor_mri.tracking.model_uris import ModelUriError, check_servable_model_uri
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,10 @@ def serve_review_page(  # noqa: PLR0913 (the options of kedro review)
         catalog = context.config_loader["catalog"]
         registered = catalog["servable_model"]["registered_model_name"]
     model_uri = model_uri or latest_registered_uri(registered)
+    try:
+        check_servable_model_uri(model_uri)
+    except ModelUriError as error:
+        raise click.ClickException(str(error)) from None
     logger.info("Loading the model %s for the review page.", model_uri)
     reviewer = Reviewer(
         load_classifier(model_uri),
