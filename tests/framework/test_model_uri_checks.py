@@ -20,6 +20,12 @@ from mlflow.pyfunc import PythonModel
 
 from brain_tumor_mri.config.parameters import ParameterError
 from brain_tumor_mri.core.raw_layout import RawDataLayoutError
+from brain_tumor_mri.serving.artifacts import KERAS_ARTIFACT
+from brain_tumor_mri.serving.image_classifier import MODEL_CODE
+from brain_tumor_mri.tracking.model_uris import (
+    ModelUriError,
+    check_servable_model_uri,
+)
 from tests.conftest import copy_project
 from tests.framework.test_refused_runs import run_in_session, runs_in_store
 
@@ -27,6 +33,7 @@ from tests.framework.test_refused_runs import run_in_session, runs_in_store
 pytestmark = pytest.mark.slow
 
 MISSING = "models:/nonexistent_model/7"
+CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
 
 
 class Constant(PythonModel):
@@ -135,6 +142,27 @@ def test_review_with_the_keras_model_says_it_is_not_the_servable_one(
         "version (models:/<name>/<version or @alias>) or of a training run's "
         "servable_model (runs:/<run id>/servable_model)."
     )
+
+
+def test_the_servable_model_passes_the_review_check(
+    tmp_path: Path, keras_model_uri: str
+):
+    """The servable model as the training run logs it: models from code, with the
+    ``.keras`` file as its artifact; the Keras model alone does not pass."""
+    code = tmp_path / "image_classifier.py"
+    code.write_text(MODEL_CODE)
+    keras_file = tmp_path / "model.keras"
+    mlflow.keras.load_model(keras_model_uri).save(keras_file)
+    servable = tmp_path / "servable"
+    mlflow.pyfunc.save_model(
+        str(servable),
+        python_model=str(code),
+        artifacts={KERAS_ARTIFACT: str(keras_file)},
+        model_config={"class_names": list(CLASSES)},
+    )
+    check_servable_model_uri(str(servable))
+    with pytest.raises(ModelUriError, match="but a Keras model"):
+        check_servable_model_uri(keras_model_uri)
 
 
 def test_a_raw_data_dir_that_is_a_file_is_named_a_file(project: Path, tmp_path: Path):

@@ -21,8 +21,6 @@ HOW_TO_LIST = (
     "List the models with `kedro mlflow ui` (Models: the registered versions; a "
     "run's Artifacts: its models)"
 )
-# The pyfunc loader of a custom ``PythonModel``, such as the servable ImageClassifier.
-PYTHON_MODEL_LOADER = "mlflow.pyfunc.model"
 MAX_LISTED = 5
 
 
@@ -92,10 +90,10 @@ def not_servable_message(model_uri: str, kind: str) -> str:
 
 def check_servable_model_uri(model_uri: str) -> None:
     """``ModelUriError`` unless ``model_uri`` resolves to this project's servable
-    model (an ``ImageClassifier`` pyfunc, with its Keras model as an artifact)."""
+    model: a pyfunc with its Keras model as an artifact (the ``ImageClassifier``,
+    logged as models from code; loading it checks its class)."""
     flavors = model_flavors(model_uri)
-    loader = flavors.get("python_function", {}).get("loader_module")
-    if loader == PYTHON_MODEL_LOADER and KERAS_ARTIFACT in _pyfunc_artifacts(flavors):
+    if KERAS_ARTIFACT in _pyfunc_artifacts(flavors):
         return
     kind = (
         "a Keras model"
