@@ -7,6 +7,7 @@ from brain_tumor_mri.framework.hooks import (
     FailedRunReasonHook,
     InferenceInputHook,
     MlflowRunNameHook,
+    ModelUriCheckHook,
     ParameterCheckHook,
     RawDataLayoutHook,
 )
@@ -19,6 +20,7 @@ HOOKS = (
     ParameterCheckHook(),
     RawDataLayoutHook(),
     InferenceInputHook(),
+    ModelUriCheckHook(),
     MlflowRunNameHook(),
     FailedRunReasonHook(),
     NonChiefWorkerHook(),

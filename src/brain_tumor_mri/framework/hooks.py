@@ -18,6 +18,11 @@ from mlflow import MlflowClient
 from brain_tumor_mri.config.parameters import ParameterError, check_parameters
 from brain_tumor_mri.core.raw_layout import check_raw_layout
 from brain_tumor_mri.datasets.local_files_dataset import list_files
+from brain_tumor_mri.tracking.model_uris import (
+    ModelUriError,
+    check_keras_model_uri,
+    model_flavors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +105,11 @@ def delete_output(path: Path) -> None:
 
 def check_inference_folder(folder: Path) -> None:
     """Raise ``ParameterError`` unless ``folder`` is a folder with a file in it."""
+    if folder.is_file():
+        raise ParameterError(
+            f"The folder of images to predict '{folder}' is a file, not a folder. "
+            f"Give the folder that holds the images with {INFERENCE_HELP}."
+        )
     if not folder.is_dir():
         raise ParameterError(
             f"No folder of images to predict at '{folder}'. Give one with "
@@ -111,6 +121,44 @@ def check_inference_folder(folder: Path) -> None:
             f"are searched too). Put JPEG, PNG or DICOM images in it, or give another "
             f"folder with {INFERENCE_HELP}."
         )
+
+
+# The dataset whose model must have a Keras model in it; any other dataset with a
+# ``model_uri`` needs only a model that resolves.
+KERAS_MODEL_URI_DATASET = "MlflowKerasModelUriDataset"
+
+
+def model_uris(configs: dict[str, dict[str, Any]], names: set[str]) -> dict[str, bool]:
+    """``{model URI: whether a Keras model is needed}`` of the catalog entries
+    ``names`` that give a ``model_uri`` (directly, or in the dataset they wrap)."""
+    found: dict[str, bool] = {}
+    for name in sorted(names):
+        config = configs.get(name) or {}
+        inner = config.get("dataset")
+        for entry in (config, inner if isinstance(inner, dict) else {}):
+            uri = entry.get("model_uri")
+            if uri:
+                keras = str(entry.get("type", "")).endswith(KERAS_MODEL_URI_DATASET)
+                found[str(uri)] = found.get(str(uri), False) or keras
+    return found
+
+
+class ModelUriCheckHook:
+    """Stops a run whose ``model_uri`` (``--params model_uri=URI``) does not resolve,
+    or not to a model with a Keras model in it, with one line that names the URI and
+    how to list the models; before kedro-mlflow opens its run (``tryfirst``), and
+    after it set the tracking URI (``after_context_created``)."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        configs = catalog.config_resolver.config
+        for uri, needs_keras in model_uris(configs, pipeline.inputs()).items():
+            try:
+                check_keras_model_uri(uri) if needs_keras else model_flavors(uri)
+            except ModelUriError as error:
+                raise ParameterError(str(error)) from None
 
 
 class RawDataLayoutHook:
