@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -218,9 +219,13 @@ def _start_model(
 def kept_epoch(state: CheckpointState, params: ModelTrainingParams) -> int:
     """The epoch (from 1) whose weights the trained model has: EarlyStopping's best
     when it restores it, else the last."""
-    restores = params.early_stopping and params.early_stopping.restore_best_weights
-    best = state.callbacks["early_stopping"].get("best_epoch") if restores else None
-    return state.epoch if best is None else int(best) + 1
+    if not (params.early_stopping and params.early_stopping.restore_best_weights):
+        return state.epoch
+    stopping = state.callbacks["early_stopping"]
+    # A monitor that was never logged leaves ``best`` infinite and nothing restored.
+    if not math.isfinite(stopping["best"]):
+        return state.epoch
+    return int(stopping["best_epoch"]) + 1
 
 
 def _for_one_device(
