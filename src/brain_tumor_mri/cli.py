@@ -81,8 +81,11 @@ Loads the registered servable model (by default its latest version) with the MLf
 set-up of conf/<env>/mlflow.yml and serves a page at http://HOST:PORT that shows, for
 each uploaded file, the class probabilities, the needs_review flag and its threshold,
 the slice as the model saw it and its Grad-CAM. Binds to 127.0.0.1 unless told
-otherwise. See docs/review_page.md.
+otherwise, and answers only requests to its own address (Host), with a JSON body of
+--max-request-mb at most. See docs/review_page.md.
 """
+# The default of --max-request-mb: the review page's own limit (review/guard.py).
+MAX_REQUEST_MB = 64
 
 
 @cli.command(name="review", help=REVIEW_HELP, short_help="Serve the review page.")
@@ -95,9 +98,38 @@ otherwise. See docs/review_page.md.
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port.")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Another name (or address) that browsers reach the page by, such as the "
+    "machine's name when --host is 0.0.0.0; repeatable. Requests to any name other "
+    "than --host's (and, for 127.0.0.1, localhost and [::1]) are refused.",
+)
+@click.option(
+    "--max-request-mb",
+    default=MAX_REQUEST_MB,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest request body, in MiB (MB of 2**20 bytes); a larger one gets HTTP 413.",
+)
 @click.option("--env", "-e", default=None, help="Kedro configuration environment.")
-def review(model_uri: str | None, host: str, port: int, env: str | None) -> None:
+def review(  # noqa: PLR0913, PLR0917 (click passes each option)
+    model_uri: str | None,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    max_request_mb: int,
+    env: str | None,
+) -> None:
     # TensorFlow and the web server are imported by this command only.
     from brain_tumor_mri.review.server import serve_review_page  # noqa: PLC0415
 
-    serve_review_page(model_uri, host, port, env)
+    serve_review_page(
+        model_uri,
+        host,
+        port,
+        env,
+        extra_hosts=allowed_hosts,
+        max_request_bytes=max_request_mb * 1024 * 1024,
+    )

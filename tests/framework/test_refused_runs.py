@@ -94,7 +94,7 @@ def _a_file(raw: Path) -> Path:
     "make_raw, message",
     [
         (_missing_class, "no folder for class 'pituitary_tumor'"),
-        (_a_file, "Raw data folder not found"),
+        (_a_file, "is a file, not a folder"),
     ],
 )
 def test_a_bad_raw_folder_leaves_no_mlflow_run(

@@ -128,6 +128,37 @@ def add_duplicates(root: Path) -> None:
     )
 
 
+# The symbolic links that ``add_links`` makes in a raw folder: {path: (target, the
+# reason the preprocessing reports it with)}; none is followed.
+LINKS = {
+    "Training/glioma_tumor/loop": (
+        "..",
+        "cannot read the file: symbolic link loop (a link to a folder that "
+        "contains it), not followed",
+    ),
+    "Training/glioma_tumor/self.jpg": (
+        "self.jpg",
+        "cannot read the file: Too many levels of symbolic links",
+    ),
+    "Training/glioma_tumor/sibling": (
+        "../meningioma",
+        "cannot read the file: symbolic link to the folder 'Training/meningioma', "
+        "listed there, not followed",
+    ),
+    "Training/glioma_tumor/dangling.jpg": (
+        "nowhere.jpg",
+        "cannot read the file: No such file or directory",
+    ),
+}
+
+
+def add_links(root: Path) -> None:
+    """A link loop, a link to itself, a link to a sibling class folder and a broken
+    link to a file (``LINKS``), in ``Training/glioma_tumor`` of a raw folder."""
+    for path, (target, _) in LINKS.items():
+        (root / path).symlink_to(target)
+
+
 def hostile_formats(image: Image.Image) -> dict[str, bytes]:
     """``image`` as files of formats that Pillow reads but the project must refuse,
     keyed by file name: PostScript (EPS), GIF, TIFF, WebP and an animated PNG."""

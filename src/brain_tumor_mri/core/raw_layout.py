@@ -42,6 +42,10 @@ def check_raw_layout(
     raw_dir = Path(raw_dir)
     names = class_names(classes)
     layout = _expected_layout(raw_dir, split_folders, names)
+    if raw_dir.is_file():
+        raise RawDataLayoutError(
+            f"The raw data folder '{raw_dir}' is a file, not a folder. {layout}"
+        )
     if not raw_dir.is_dir():
         raise RawDataLayoutError(f"Raw data folder not found: '{raw_dir}'. {layout}")
     problems = []

@@ -11,9 +11,16 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+LOOP_REASON = "symbolic link loop (a link to a folder that contains it), not followed"
+
 
 class SymlinkLoopError(OSError):
     """A symbolic link to a folder that contains it: following it would never end."""
+
+
+class LinkedFolderListedError(OSError):
+    """A symbolic link to a folder that is listed already, at its own place or through
+    another link: following it would list its files twice, under another folder."""
 
 
 def _raise(error: OSError) -> bytes:
@@ -29,49 +36,87 @@ def _is_folder(entry: os.DirEntry) -> bool:
         return False
 
 
-def list_files(folder: Path) -> dict[str, Callable[[], bytes]]:
-    """``{path relative to folder: function that reads its bytes}`` of every file
-    under ``folder``, in sorted order.
+class _Listing:
+    """The walk of ``list_files``: folders first, then the links to folders that lead
+    to a folder not listed yet."""
 
-    Symbolic links to folders are followed; one that leads back to a folder it is in
-    (a loop) is one entry whose function raises ``SymlinkLoopError``, and so is a
-    folder that cannot be listed (its ``OSError``): each is reported once, by the
-    file's reader, instead of being skipped silently.
-    """
-    files: dict[str, Callable[[], bytes]] = {}
+    def __init__(self) -> None:
+        self.files: dict[str, Callable[[], bytes]] = {}
+        # Real path of each folder listed: the path it is listed under.
+        self.listed: dict[str, PurePosixPath] = {}
+        self.links: list[tuple[PurePosixPath, Path, frozenset[str]]] = []
 
-    def walk(directory: Path, relative: PurePosixPath, chain: frozenset[str]) -> None:
+    def walk(
+        self, directory: Path, relative: PurePosixPath, chain: frozenset[str]
+    ) -> None:
+        self.listed[os.path.realpath(directory)] = relative
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except OSError as error:
-            files[str(relative)] = partial(_raise, error)
+            self.files[str(relative)] = partial(_raise, error)
             return
         for entry in entries:
             path = relative / entry.name
             if not _is_folder(entry):
-                files[str(path)] = Path(entry.path).read_bytes
+                self.files[str(path)] = Path(entry.path).read_bytes
                 continue
             real = os.path.realpath(entry.path)
             if real in chain:
-                loop = SymlinkLoopError(
-                    errno.ELOOP,
-                    "symbolic link loop (a link to a folder that contains it), "
-                    "not followed",
-                )
-                files[str(path)] = partial(_raise, loop)
+                self._refuse(path, SymlinkLoopError(errno.ELOOP, LOOP_REASON))
+            elif entry.is_symlink():
+                self.links.append((path, Path(entry.path), chain | {real}))
             else:
-                walk(Path(entry.path), path, chain | {real})
+                self.walk(Path(entry.path), path, chain | {real})
 
-    walk(folder, PurePosixPath(), frozenset({os.path.realpath(folder)}))
-    return dict(sorted(files.items()))
+    def follow_links(self) -> None:
+        """Follow each link to a folder that is not listed yet, once, in path order."""
+        while self.links:
+            self.links.sort(key=lambda link: link[0])
+            path, link, chain = self.links.pop(0)
+            real = os.path.realpath(link)
+            if real in self.listed:
+                listed = self.listed[real]
+                self._refuse(
+                    path,
+                    LinkedFolderListedError(
+                        errno.ELOOP,
+                        f"symbolic link to the folder '{listed}', listed there, "
+                        "not followed",
+                    ),
+                )
+            else:
+                self.walk(link, path, chain)
+
+    def _refuse(self, path: PurePosixPath, error: OSError) -> None:
+        self.files[str(path)] = partial(_raise, error)
+
+
+def list_files(folder: Path) -> dict[str, Callable[[], bytes]]:
+    """``{path relative to folder: function that reads its bytes}`` of every file
+    under ``folder``, in sorted order.
+
+    Symbolic links to folders are followed, each folder once: a link to a folder
+    that is listed already (a sibling folder, or one that another link reached first)
+    is one entry whose function raises ``LinkedFolderListedError``, a link that leads
+    back to a folder it is in (a loop) one that raises ``SymlinkLoopError``, and a
+    folder that cannot be listed one that raises its ``OSError``: each is reported
+    once, by the file's reader, instead of being skipped silently (or its files
+    listed twice, under another folder). A broken link to a file, or a link to
+    itself, is an entry whose reader raises the ``OSError`` of reading it.
+    """
+    listing = _Listing()
+    listing.walk(folder, PurePosixPath(), frozenset({os.path.realpath(folder)}))
+    listing.follow_links()
+    return dict(sorted(listing.files.items()))
 
 
 class LocalFilesDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
     """``LocalFilesDataset`` loads every file under a local folder as
     ``{relative path: function that reads its bytes}``, like kedro-datasets'
     ``PartitionedDataset`` of ``TextDataset(mode="rb")``, with two differences:
-    symbolic links to folders are followed (a loop is one entry whose read fails
-    with ``SymlinkLoopError``), and a file that cannot be read raises the plain
+    symbolic links to folders are followed, each folder once (a loop, or a link to
+    a folder listed already, is one entry whose read fails with ``SymlinkLoopError``
+    or ``LinkedFolderListedError``), and a file that cannot be read raises the plain
     ``OSError`` of the file, whose reason names no dataset.
 
     Examples:

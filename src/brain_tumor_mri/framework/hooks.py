@@ -18,6 +18,11 @@ from mlflow import MlflowClient
 from brain_tumor_mri.config.parameters import ParameterError, check_parameters
 from brain_tumor_mri.core.raw_layout import check_raw_layout
 from brain_tumor_mri.datasets.local_files_dataset import list_files
+from brain_tumor_mri.tracking.model_uris import (
+    ModelUriError,
+    check_keras_model_uri,
+    model_flavors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +111,11 @@ def check_inference_folder(folder: Path) -> None:
 def check_image_folder(folder: Path, what: str, command: str) -> None:
     """Raise ``ParameterError`` (one line) unless ``folder`` is a folder with a file
     in it; ``what`` names the folder and ``command`` says how to give another."""
+    if folder.is_file():
+        raise ParameterError(
+            f"The {what} '{folder}' is a file, not a folder. Give the folder that "
+            f"holds the images with {command}."
+        )
     if not folder.is_dir():
         raise ParameterError(f"No {what} at '{folder}'. Give one with {command}.")
     if not list_files(folder):
@@ -135,6 +145,44 @@ class SiteFolderHook:
             return
         folder = Path(catalog.config_resolver.config["site_images"]["path"])
         check_image_folder(folder, "site folder of images", SITE_HELP)
+
+
+# The dataset whose model must have a Keras model in it; any other dataset with a
+# ``model_uri`` needs only a model that resolves.
+KERAS_MODEL_URI_DATASET = "MlflowKerasModelUriDataset"
+
+
+def model_uris(configs: dict[str, dict[str, Any]], names: set[str]) -> dict[str, bool]:
+    """``{model URI: whether a Keras model is needed}`` of the catalog entries
+    ``names`` that give a ``model_uri`` (directly, or in the dataset they wrap)."""
+    found: dict[str, bool] = {}
+    for name in sorted(names):
+        config = configs.get(name) or {}
+        inner = config.get("dataset")
+        for entry in (config, inner if isinstance(inner, dict) else {}):
+            uri = entry.get("model_uri")
+            if uri:
+                keras = str(entry.get("type", "")).endswith(KERAS_MODEL_URI_DATASET)
+                found[str(uri)] = found.get(str(uri), False) or keras
+    return found
+
+
+class ModelUriCheckHook:
+    """Stops a run whose ``model_uri`` (``--params model_uri=URI``) does not resolve,
+    or not to a model with a Keras model in it, with one line that names the URI and
+    how to list the models; before kedro-mlflow opens its run (``tryfirst``), and
+    after it set the tracking URI (``after_context_created``)."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        configs = catalog.config_resolver.config
+        for uri, needs_keras in model_uris(configs, pipeline.inputs()).items():
+            try:
+                check_keras_model_uri(uri) if needs_keras else model_flavors(uri)
+            except ModelUriError as error:
+                raise ParameterError(str(error)) from None
 
 
 class SiteFolderTagHook:

@@ -7,15 +7,18 @@ answer (class, calibrated probabilities, ``needs_review``), the slice as the mod
 it after the crop and its Grad-CAM overlay, or the reason it cannot be read.
 ``GET /api/model`` describes the model and its review threshold.
 
-Uploads are decoded in memory and never written to disk.
+Uploads are decoded in memory and never written to disk. ``RequestGuard``
+(``guard.py``) refuses, before this code sees them, requests to another ``Host``,
+``POST`` bodies that are not JSON and bodies over the limit.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -38,8 +41,10 @@ from brain_tumor_mri.core.prediction import (
     image_size,
     probability_columns,
 )
+from brain_tumor_mri.review.guard import MAX_REQUEST_BYTES, RequestGuard
 from brain_tumor_mri.serving.image_classifier import BATCH_SIZE, ImageClassifier
 from brain_tumor_mri.serving.request import decode_base64_image, read_request_images
+from brain_tumor_mri.tracking.model_uris import not_servable_message
 
 # Longest side, in pixels, of the images the page shows.
 SHOWN_SIZE = 384
@@ -61,15 +66,13 @@ CALIBRATION_SHOWN = (
 
 def load_classifier(model_uri: str) -> ImageClassifier:
     """The servable model at ``model_uri`` (an ``ImageClassifier`` pyfunc), loaded as
-    ``mlflow models serve`` loads it: Keras' safe mode, its calibration and limits."""
+    ``mlflow models serve`` loads it: Keras' safe mode, its calibration and limits.
+    (``kedro review`` checks the URI first: ``check_servable_model_uri``.)"""
     model = mlflow.pyfunc.load_model(model_uri)
     classifier = model.unwrap_python_model()
     if not isinstance(classifier, ImageClassifier):
         raise MlflowException.invalid_parameter_value(
-            f"The MLflow model '{model_uri}' is not this project's servable model "
-            f"(an ImageClassifier), but a {type(classifier).__name__}: give the URI "
-            "of a registered version (models:/<name>/<version or @alias>) or of a "
-            "training run's servable_model (runs:/<run id>/servable_model)."
+            not_servable_message(model_uri, f"a {type(classifier).__name__}")
         )
     return classifier
 
@@ -161,20 +164,56 @@ class Reviewer:
         return results
 
 
+FILES_SHAPE = 'Expected {"files": [{"name": ..., "data": <base64>}, ...]}'
+
+
+def _parse_json(body: bytes) -> Any:
+    """The JSON value of a request body; HTTP 400 with one line if it is not JSON."""
+    try:
+        return json.loads(body)
+    except RecursionError as error:
+        raise HTTPException(
+            400, "The request is not valid JSON: nested too deeply."
+        ) from error
+    except ValueError as error:
+        reason = " ".join(str(error).split())
+        raise HTTPException(400, f"The request is not valid JSON: {reason}") from error
+
+
 def _files(body: Any) -> tuple[list[str], list[Any]]:
-    """The names and base64 values of ``{"files": [{"name", "data"}, ...]}``."""
+    """The names and base64 values of ``{"files": [{"name", "data"}, ...]}``; HTTP
+    400 with one line for any other shape."""
     entries = body.get("files") if isinstance(body, Mapping) else None
     if not isinstance(entries, list) or not entries:
-        raise HTTPException(
-            400, 'Expected {"files": [{"name": ..., "data": <base64>}, ...]}.'
-        )
+        raise HTTPException(400, f"{FILES_SHAPE}.")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise HTTPException(
+                400,
+                f"File {index + 1} is a JSON {_json_type(entry)}, not an object. "
+                f"{FILES_SHAPE}.",
+            )
     names = [str(entry.get("name", f"file {i + 1}")) for i, entry in enumerate(entries)]
     return names, [entry.get("data") for entry in entries]
 
 
-def create_app(reviewer: Reviewer) -> FastAPI:
-    """The FastAPI application of the review page."""
+def _json_type(value: Any) -> str:
+    """The JSON name of the type of a parsed value."""
+    names = {str: "string", bool: "boolean", int: "number", float: "number"}
+    names |= {list: "array", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def create_app(
+    reviewer: Reviewer,
+    hosts: Collection[str],
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+) -> FastAPI:
+    """The FastAPI application of the review page, answering only requests whose
+    ``Host`` is one of ``hosts``, JSON ``POST`` bodies of ``max_request_bytes`` at
+    most (``RequestGuard``)."""
     app = FastAPI(title="brain_tumor_mri review", docs_url=None, redoc_url=None)
+    app.add_middleware(RequestGuard, hosts=hosts, max_bytes=max_request_bytes)
     page = files("brain_tumor_mri.review").joinpath("page.html").read_text("utf-8")
 
     @app.get("/", response_class=HTMLResponse)
@@ -187,13 +226,7 @@ def create_app(reviewer: Reviewer) -> FastAPI:
 
     @app.post("/api/review")
     async def review(request: Request) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except ValueError as error:
-            raise HTTPException(
-                400, f"The request is not valid JSON: {error}"
-            ) from error
-        names, values = _files(body)
+        names, values = _files(_parse_json(await request.body()))
         try:
             results = await run_in_threadpool(reviewer.review, names, values)
         except MlflowException as error:  # a limit of the whole request

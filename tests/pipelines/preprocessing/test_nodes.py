@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from kedro.io import DatasetError
-from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image
 
 from brain_tumor_mri.core.images.limits import ImageReadError
 from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.raw_layout import RawDataLayoutError, check_raw_layout
-from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.datasets import LocalFilesDataset, NumpyArraysDataset
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
     cache_split,
@@ -28,8 +27,10 @@ from tests.helpers.raw_folders import (
     CLASSES,
     IMAGE_INPUT,
     IMAGE_PREPROCESSING,
+    LINKS,
     PREPROCESSING,
     SOURCE_GROUPS,
+    add_links,
     encode,
     make_raw_folder,
     synthetic_slice,
@@ -47,15 +48,8 @@ BAD = {
 
 
 def raw_partitions(root: Path) -> dict:
-    """The raw images as the catalog gives them: a real PartitionedDataset of bytes."""
-    dataset = PartitionedDataset(
-        path=str(root),
-        dataset={
-            "type": "text.TextDataset",
-            "fs_args": {"open_args_load": {"mode": "rb"}},
-        },
-    )
-    return dataset.load()
+    """The raw images as the catalog gives them: a real LocalFilesDataset of bytes."""
+    return LocalFilesDataset(path=root).load()
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +102,31 @@ def test_index_marks_unknown_folders_and_non_images(manifest: pd.DataFrame):
     reason = manifest.set_index("path")["reason"]
     assert "matches no class" in reason["Training/unknown_class/x.jpg"]
     assert "empty file" in reason["Training/glioma_tumor/empty.jpg"]
+
+
+def test_links_in_the_raw_folder_are_reported_once_and_skipped(tmp_path: Path):
+    root = make_raw_folder(tmp_path / "raw")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "extra.jpg").write_bytes(
+        (root / "Training/glioma_tumor/image (0).jpg").read_bytes()
+    )
+    (root / "Training/no_tumor/outside").symlink_to(outside)
+    add_links(root)
+    raw = raw_partitions(root)
+
+    manifest = index_raw_files(raw, CLASSES, SOURCE_GROUPS, PREPROCESSING, IMAGE_INPUT)
+    valid, bad = validate_images(raw, manifest, PREPROCESSING, IMAGE_INPUT)
+
+    reported = bad[bad["path"].isin(LINKS)]
+    assert sorted(reported["path"]) == sorted(LINKS), "each link once"
+    for row in reported.itertuples():
+        assert (row.status, row.reason) == ("unreadable", LINKS[row.path][1])
+    assert not bad["path"].str.startswith("Training/glioma_tumor/sibling/").any()
+    assert not manifest["path"].str.startswith("Training/glioma_tumor/loop/").any()
+    # A link to a folder outside the data set is followed, its files under the link.
+    assert "Training/no_tumor/outside/extra.jpg" in set(valid["path"])
+    assert len(valid) + len(bad) == len(manifest)
 
 
 def test_index_limits_images_per_class(raw: dict):

@@ -25,6 +25,8 @@ from brain_tumor_mri.pipelines.preprocessing import create_pipeline
 from tests.conftest import copy_project
 from tests.helpers.raw_folders import (
     HOSTILE_REASONS,
+    LINKS,
+    add_links,
     hostile_formats,
     make_raw_folder,
 )
@@ -158,6 +160,22 @@ def test_cli_reports_a_bad_layout_without_a_stack_trace(project_copy: Path):
         output.split()
     )
     assert "Traceback" not in output and "╭" not in output
+
+
+def test_a_session_reports_each_link_of_the_raw_folder_once(project_copy: Path):
+    """A link loop, a link to itself, a link to a sibling class folder and a broken
+    link: the run finishes and the bad-files report names each once, with its reason."""
+    raw = make_raw_folder(project_copy / "raw")
+    add_links(raw)
+
+    run_preprocessing(project_copy, raw)
+
+    bad = pd.read_csv(project_copy / "data" / "08_reporting" / "bad_files.csv")
+    reported = bad[bad["path"].str.startswith(tuple(LINKS))]
+    assert dict(zip(reported["path"], reported["reason"], strict=True)) == {
+        path: reason for path, (_, reason) in LINKS.items()
+    }
+    assert set(reported["status"]) == {"unreadable"}
 
 
 def test_a_linked_data_folder_is_logged_as_given_and_other_formats_are_named(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -218,11 +219,13 @@ def _start_model(
 def kept_epoch(state: CheckpointState, params: ModelTrainingParams) -> int:
     """The epoch (from 1) whose weights the trained model has: EarlyStopping's best
     when it restores it, else the last."""
-    stopping = state.callbacks.get("early_stopping", {})
-    restores = params.early_stopping and params.early_stopping.restore_best_weights
-    if restores and stopping.get("best_epoch") is not None and state.epoch:
-        return int(stopping["best_epoch"]) + 1
-    return state.epoch
+    if not (params.early_stopping and params.early_stopping.restore_best_weights):
+        return state.epoch
+    stopping = state.callbacks["early_stopping"]
+    # A monitor that was never logged leaves ``best`` infinite and nothing restored.
+    if not math.isfinite(stopping["best"]):
+        return state.epoch
+    return int(stopping["best_epoch"]) + 1
 
 
 def _for_one_device(

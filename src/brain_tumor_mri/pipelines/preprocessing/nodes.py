@@ -31,7 +31,7 @@ from brain_tumor_mri.pipelines.preprocessing.parallel import (
 from brain_tumor_mri.pipelines.preprocessing.params import PreprocessingParams
 from brain_tumor_mri.pipelines.preprocessing.raw_files import (
     OK,
-    describe_file,
+    describe_entry,
     inspect_pixels,
     limit_per_class,
     locate,
@@ -103,8 +103,8 @@ def index_raw_files(
         )
     described = pd.DataFrame(
         parallel_map(
-            lambda path: describe_file(
-                raw_images[path](),
+            lambda path: describe_entry(
+                raw_images[path],
                 image_input.max_image_pixels,
                 image_input.image_formats,
             ),

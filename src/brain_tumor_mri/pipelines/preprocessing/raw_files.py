@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
 from brain_tumor_mri.core.classes import folder_to_class
+from brain_tumor_mri.core.images.batches import one_line_reason
 from brain_tumor_mri.core.images.colour import to_rgb8
 from brain_tumor_mri.core.images.decoding import decode_image, read_header
 from brain_tumor_mri.core.images.hashing import perceptual_hash
@@ -90,16 +91,41 @@ def describe_file(
     return row
 
 
+def describe_entry(
+    read: Callable[[], bytes], max_pixels: int, formats: Sequence[str]
+) -> dict[str, Any]:
+    """``describe_file`` of the bytes that ``read`` returns; for a file that cannot be
+    read (a broken symbolic link, a link to itself, a link to a folder that is not
+    followed: a loop or a folder listed already, ...), no size and, as its header
+    error, the reason on one line."""
+    try:
+        data = read()
+    except OSError as error:
+        return {
+            "size_bytes": None,
+            "sha256": None,
+            "width": None,
+            "height": None,
+            "mode": None,
+            "format": None,
+            "header_error": one_line_reason(error),
+            "jpeg_quality": None,
+        }
+    return describe_file(data, max_pixels, formats)
+
+
 def mark_unreadable(manifest: pd.DataFrame) -> pd.DataFrame:
-    """Files whose header could not be read get the status ``unreadable`` and the
-    header error as their reason; typed width, height and JPEG quality columns."""
+    """Files that could not be read, or whose header could not be, get the status
+    ``unreadable`` and the header error as their reason; typed width, height, size and
+    JPEG quality columns."""
     if "header_error" not in manifest:
         manifest["header_error"] = None
     unreadable = manifest["header_error"].notna() & (manifest["status"] == OK)
     manifest.loc[unreadable, "status"] = "unreadable"
     manifest.loc[unreadable, "reason"] = manifest.loc[unreadable, "header_error"]
     manifest = manifest.drop(columns="header_error")
-    manifest[["width", "height"]] = manifest[["width", "height"]].astype("Int64")
+    integers = ["width", "height", "size_bytes"]
+    manifest[integers] = manifest[integers].astype("Int64")
     manifest["jpeg_quality"] = manifest["jpeg_quality"].astype(float)
     return manifest
 
