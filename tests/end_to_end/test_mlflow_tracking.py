@@ -14,6 +14,10 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 from mlflow import MlflowClient
 
 from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.pipelines.model_training.devices import (
+    automatic_precision,
+    cpu_flags,
+)
 from tests.conftest import QuickTrainingRun
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -96,7 +100,9 @@ def test_tags(run: mlflow.entities.Run):
     assert tags["device"] == "CPU"
     assert tags["tensorflow_version"] == tf.__version__
     assert tags["keras_version"] == keras.__version__
-    assert tags["precision"] == "float32"
+    # precision: auto picks by this machine's CPU (bfloat16 where it is native).
+    assert tags["precision"] == automatic_precision(0, cpu_flags())[0]
+    assert tags["precision_reason"].startswith("auto: ")
     assert tags["xla"] == "false"
     assert tags["distribution_strategy"] == "DefaultStrategy (1 replica)"
     assert tags["pretrained"] == "false"
