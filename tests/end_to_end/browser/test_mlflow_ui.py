@@ -117,18 +117,24 @@ def compare_url(base: str, runs: tuple[Run, ...]) -> str:
 
 def metric_names_in_table(page: Page) -> set[str]:
     """Every metric name of the comparison's metrics table, scrolled through: the
-    table draws only the rows in its 300-pixel window."""
+    table draws only the rows in its 300-pixel window, and on a busy machine a row
+    can be drawn after the next scroll, so it scrolls again until a pass adds no
+    name (at most four passes)."""
     names = page.evaluate(
         """async () => {
             const link = document.querySelector('a[title="Plot chart"]');
             if (!link) return [];
             const grid = link.closest('.ReactVirtualized__Grid');
             const names = new Set();
-            for (let top = 0; top <= grid.scrollHeight; top += 90) {
-                grid.scrollTop = top;
-                await new Promise(resolve => setTimeout(resolve, 50));
-                grid.querySelectorAll('a[title="Plot chart"]').forEach(
-                    a => names.add(a.textContent.trim()));
+            for (let pass = 0; pass < 4; pass++) {
+                const before = names.size;
+                for (let top = 0; top <= grid.scrollHeight; top += 60) {
+                    grid.scrollTop = top;
+                    await new Promise(resolve => setTimeout(resolve, 100));
+                    grid.querySelectorAll('a[title="Plot chart"]').forEach(
+                        a => names.add(a.textContent.trim()));
+                }
+                if (pass > 0 && names.size === before) break;
             }
             grid.scrollTop = 0;
             return [...names];
