@@ -59,15 +59,17 @@ def run_seed(config: Path, name: str, seed: int, overrides: dict, log: Path) -> 
     spec["run"]["params"] = {**params, "seed": seed, "run_name": name}
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(spec, handle)
-    with log.open("w") as output:
-        subprocess.run(
-            ["kedro", "run", "--config", handle.name],
-            cwd=PROJECT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            check=True,
-        )
-    os.unlink(handle.name)
+    try:
+        with log.open("w") as output:
+            subprocess.run(
+                ["kedro", "run", "--config", handle.name],
+                cwd=PROJECT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
+    finally:
+        os.unlink(handle.name)
 
 
 def tag_run(client: MlflowClient, name: str, candidate: str, tags: dict) -> str:
