@@ -21,14 +21,12 @@ from brain_tumor_mri.pipeline_registry import (
 from tests.conftest import PROJECT_ROOT
 
 HEAVY = ("tensorflow", "keras")
+# The oracle: every folder of pipelines/ that holds a pipeline.py, read from the disk.
 PIPELINE_FOLDERS = {
-    "evaluation",
-    "inference",
-    "model_construction",
-    "model_registration",
-    "model_training",
-    "preprocessing",
-    "reporting",
+    path.parent.name
+    for path in (PROJECT_ROOT / "src" / "brain_tumor_mri" / "pipelines").glob(
+        "*/pipeline.py"
+    )
 }
 IMPORTED_AFTER = """
 import json, sys
