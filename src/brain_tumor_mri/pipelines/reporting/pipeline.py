@@ -4,6 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
+from brain_tumor_mri.config.parameters import TRAINING_STAGES, run_groups
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
     collect_report_parameters,
@@ -14,20 +15,11 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
     training_figures,
 )
 
-# Parameter groups shown in the report (shown only: no node reads a value of another
-# pipeline's group). Named one by one rather than through Kedro's "parameters" input,
-# which kedro-mlflow would log a second time under that prefix.
-REPORTED_PARAMETERS = (
-    "seed",
-    "image_size",
-    "classes",
-    "preprocessing",
-    "source_groups",
-    "model_construction",
-    "model_training",
-    "evaluation",
-    "reporting",
-)
+# Parameter groups shown in the report: every group of the training run (shown only:
+# no node reads a value of another pipeline's group). Named one by one rather than
+# through Kedro's "parameters" input, which kedro-mlflow would log a second time under
+# that prefix.
+REPORTED_PARAMETERS = run_groups(TRAINING_STAGES)
 
 # The evaluated splits that reporting draws, each with the split whose cached images
 # its galleries show: "<split>_adapted" (evaluation's AdaBN splits) and "<split>_tent"
