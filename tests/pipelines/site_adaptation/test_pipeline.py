@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.adaptation import batch_norm_statistics
 from brain_tumor_mri.core.calibration import apply_temperature
 from brain_tumor_mri.core.images.loading import load_rgb
@@ -27,6 +28,7 @@ from brain_tumor_mri.review.app import Reviewer, load_classifier
 from brain_tumor_mri.tracking.logged_models import load_keras_model
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
+from tests.helpers.predictions import GRADCAM
 
 NAME = "brain_tumor_mri_classifier"
 # Words of the site's folder and file names that must reach no output.
@@ -244,7 +246,9 @@ def test_the_adapted_version_serves_like_any_other(site_run: SiteRun):
         adapted.predict_on_batch(image), source.predict_on_batch(image), atol=1e-6
     )
     assert MlflowModelCalibrationDataset(model_uri=uri).load() == calibration
-    shown = Reviewer(classifier, uri).describe()["calibration"]
+    shown = Reviewer(classifier, uri, GradcamParams(**GRADCAM)).describe()[
+        "calibration"
+    ]
     assert shown["adapted"]["site_images"] == len(site_run.images)
 
 
