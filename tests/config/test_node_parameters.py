@@ -106,6 +106,34 @@ def test_a_parameter_group_reaches_its_node_as_a_schema_object(pipeline: str):
     assert not raw, "\n".join(raw)
 
 
+# The shared groups that have a schema of their own (a StrictModel, not a plain value).
+SHARED_MODEL_GROUPS = {
+    group
+    for group, schema in SHARED_SCHEMAS.items()
+    if isinstance(schema, type) and issubclass(schema, BaseModel)
+}
+
+
+@pytest.mark.parametrize("pipeline", PIPELINE_NAMES)
+def test_a_node_takes_whole_groups_typed_with_their_schema(pipeline: str):
+    """``params:image_input``, never ``params:image_input.image_formats``; and a shared
+    group with a schema (``gradcam``, ``image_input``, ...) reaches its node as that
+    schema, as the pipeline's own do."""
+    wrong = [
+        f"{node}: {dataset} ({annotation!r})"
+        for node, dataset, annotation in parameter_inputs(pipeline)
+        if (node, dataset) not in DISPLAY_ONLY
+        and (
+            "." in dataset
+            or (
+                dataset.removeprefix("params:") in SHARED_MODEL_GROUPS
+                and (annotation is None or _is_raw_mapping(annotation))
+            )
+        )
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def schema_field_names() -> set[str]:
     """Every key that any parameter schema defines, at any depth, but the names of
     the groups themselves (``source_groups`` is also a key of the metrics)."""

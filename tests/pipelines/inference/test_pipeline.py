@@ -533,9 +533,11 @@ def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
     )
     files = sorted(str(p) for p in paths)[:24]
     loaders = {f: (shared_data_dir / f).read_bytes for f in files}
-    decoded = decode_images(
-        loaders, trained_model, calibration, DEFAULT_MAX_PIXELS, DEFAULT_FORMATS
-    )
+    image_input = {
+        "max_image_pixels": DEFAULT_MAX_PIXELS,
+        "image_formats": list(DEFAULT_FORMATS),
+    }
+    decoded = decode_images(loaders, trained_model, calibration, image_input)
     params = {"batch_size": 8, "adapt_batch_norm": False}
     gradcam = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 8}
     arguments = {
@@ -545,7 +547,7 @@ def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
         "inference_calibration": calibration,
         "classes": [{"name": n} for n in CLASSES],
         "gradcam": gradcam,
-        "formats": DEFAULT_FORMATS,
+        "image_input": image_input,
     }
     plain, _ = predict_images(**arguments, params=params)
     adapted, _ = predict_images(
