@@ -130,6 +130,14 @@ def cell_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return weights * len(weights) / weights.sum()
 
 
+def strata(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The class x source cell of each image, or its class alone where its cell holds
+    a single image (too few to stratify)."""
+    cells = np.char.add(labels.astype(str), np.asarray(groups, dtype=str))
+    _, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
+    return np.where(counts[inverse] > 1, cells, labels.astype(str))
+
+
 def fit_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, c: float):
     head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
     head.fit(
@@ -182,9 +190,11 @@ def main() -> None:
         for name, split in splits.items()
     }
 
-    cells = np.char.add(val["labels"].astype(str), val["groups"].astype(str))
     half_a, half_b = train_test_split(
-        np.arange(len(cells)), test_size=0.5, stratify=cells, random_state=seed
+        np.arange(len(val["labels"])),
+        test_size=0.5,
+        stratify=strata(val["labels"], val["groups"]),
+        random_state=seed,
     )
     b = {key: values[half_b] for key, values in val.items()}
     half_min = min_images // 2
