@@ -131,11 +131,15 @@ def cell_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def strata(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """The class x source cell of each image, or its class alone where its cell holds
-    a single image (too few to stratify)."""
+    """The class x source cell of each image; an image alone in its cell (too few to
+    stratify) joins its class's largest cell."""
     cells = np.char.add(labels.astype(str), np.asarray(groups, dtype=str))
-    _, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
-    return np.where(counts[inverse] > 1, cells, labels.astype(str))
+    names, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
+    for image in np.flatnonzero(counts[inverse] == 1):
+        same_class = np.flatnonzero(labels == labels[image])
+        largest = np.argmax(counts[inverse[same_class]])
+        cells[image] = names[inverse[same_class[largest]]]
+    return cells
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, c: float):
