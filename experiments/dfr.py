@@ -130,6 +130,18 @@ def cell_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return weights * len(weights) / weights.sum()
 
 
+def strata(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The class x source cell of each image; an image alone in its cell (too few to
+    stratify) joins its class's largest cell."""
+    cells = np.char.add(labels.astype(str), np.asarray(groups, dtype=str))
+    names, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
+    for image in np.flatnonzero(counts[inverse] == 1):
+        same_class = np.flatnonzero(labels == labels[image])
+        largest = np.argmax(counts[inverse[same_class]])
+        cells[image] = names[inverse[same_class[largest]]]
+    return cells
+
+
 def fit_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, c: float):
     head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
     head.fit(
@@ -182,9 +194,11 @@ def main() -> None:
         for name, split in splits.items()
     }
 
-    cells = np.char.add(val["labels"].astype(str), val["groups"].astype(str))
     half_a, half_b = train_test_split(
-        np.arange(len(cells)), test_size=0.5, stratify=cells, random_state=seed
+        np.arange(len(val["labels"])),
+        test_size=0.5,
+        stratify=strata(val["labels"], val["groups"]),
+        random_state=seed,
     )
     b = {key: values[half_b] for key, values in val.items()}
     half_min = min_images // 2

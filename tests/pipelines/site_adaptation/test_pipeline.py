@@ -15,12 +15,13 @@ from pathlib import Path
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.adaptation import batch_norm_statistics
-from brain_tumor_mri.core.calibration import apply_temperature
+from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.datasets import MlflowModelCalibrationDataset
 from brain_tumor_mri.pipelines.site_adaptation.nodes import content_fingerprint
@@ -29,6 +30,13 @@ from brain_tumor_mri.tracking.logged_models import load_keras_model
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
 from tests.helpers.predictions import GRADCAM
+from tests.serving.test_image_classifier import (
+    PROBABILITIES,
+    b64,
+    post,
+    serve_mlflow_model,
+    split_payload,
+)
 
 NAME = "brain_tumor_mri_classifier"
 # Words of the site's folder and file names that must reach no output.
@@ -250,6 +258,42 @@ def test_the_adapted_version_serves_like_any_other(site_run: SiteRun):
         "calibration"
     ]
     assert shown["adapted"]["site_images"] == len(site_run.images)
+
+
+def test_the_adapted_version_answers_under_mlflow_models_serve(
+    site_run: SiteRun, tmp_path: Path
+):
+    """``mlflow models serve`` on the adapted version, as a site deploys it: its
+    answers are the adapted model's, with the source's temperature and threshold."""
+    uri = f"models:/{NAME}/{site_run.version}"
+    mlflow.set_tracking_uri(site_run.tracking_uri)
+    classifier = load_classifier(uri)
+    adapted = load_keras_model(uri)
+    calibration = classifier.calibration
+    jpegs = [data for name, data in site_run.images.items() if name.endswith(".jpg")]
+    expected = apply_temperature(
+        adapted.predict_on_batch(
+            np.stack(
+                [
+                    load_rgb(
+                        data, keras_size(adapted), calibration["image_preprocessing"]
+                    )
+                    for data in jpegs
+                ]
+            )
+        ),
+        calibration["temperature"],
+    )
+    with serve_mlflow_model(
+        uri,
+        log=tmp_path / "server.log",
+        env={"MLFLOW_TRACKING_URI": site_run.tracking_uri},
+    ) as (_, url):
+        response = post(url, split_payload([b64(data) for data in jpegs]))
+    assert response.status_code == 200, response.text
+    table = pd.DataFrame(response.json()["predictions"])
+    np.testing.assert_allclose(table[PROBABILITIES].to_numpy(), expected, atol=1e-5)
+    assert table["needs_review"].tolist() == list(needs_review(expected, calibration))
 
 
 def keras_size(model: keras.Model) -> tuple[int, int]:
