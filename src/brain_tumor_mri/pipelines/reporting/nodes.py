@@ -21,6 +21,7 @@ from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.calibration_fitting import risk_coverage_curve
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
+from brain_tumor_mri.core.splits import CACHED_SPLITS
 from brain_tumor_mri.pipelines.reporting.figures.calibration import (
     plot_reliability_diagram,
     plot_risk_coverage,
@@ -83,7 +84,7 @@ def class_counts(
     """Images per class (rows, in class order) and split (train, val, test, test_dedup)."""
     names = class_names(classes)
     counts = pd.crosstab(data_split["label"], data_split["split"])
-    counts = counts.reindex(index=names, columns=["train", "val", "test"], fill_value=0)
+    counts = counts.reindex(index=names, columns=list(CACHED_SPLITS), fill_value=0)
     dedup = data_split[data_split["test_dedup"].astype(bool)]
     counts["test_dedup"] = dedup["label"].value_counts().reindex(names, fill_value=0)
     counts.index.name = "class"
@@ -98,9 +99,7 @@ def class_group_counts(
     counts = pd.crosstab(
         data_split["label"], [data_split["split"], data_split["source_group"]]
     )
-    splits = [
-        s for s in ("train", "val", "test") if s in counts.columns.get_level_values(0)
-    ]
+    splits = [s for s in CACHED_SPLITS if s in counts.columns.get_level_values(0)]
     counts = counts.reindex(index=class_names(classes), fill_value=0)[splits]
     counts.columns = [f"{split} / {group}" for split, group in counts.columns]
     counts.index.name = "class"

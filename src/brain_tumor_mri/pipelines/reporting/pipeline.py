@@ -4,6 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
+from brain_tumor_mri.core.splits import REPORTED_SPLITS
 from brain_tumor_mri.pipelines.reporting.nodes import (
     build_report,
     collect_report_parameters,
@@ -28,22 +29,6 @@ REPORTED_PARAMETERS = (
     "evaluation",
     "reporting",
 )
-
-# The evaluated splits that reporting draws, each with the split whose cached images
-# its galleries show: "<split>_adapted" (evaluation's AdaBN splits) and "<split>_tent"
-# (its TENT splits) predict the images of <split>. The evaluation pipeline outputs their "<split>_calibrated_predictions";
-# tests/pipelines/reporting/test_pipeline.py checks that both name the same splits.
-REPORTED_SPLITS = {
-    "val": "val",
-    "test": "test",
-    "test_dedup": "test_dedup",
-    "external": "external",
-    "test_adapted": "test",
-    "test_dedup_adapted": "test_dedup",
-    "external_adapted": "external",
-    "test_tent": "test",
-    "test_dedup_tent": "test_dedup",
-}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
