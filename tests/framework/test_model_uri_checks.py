@@ -19,7 +19,7 @@ import pytest
 from mlflow.pyfunc import PythonModel
 
 from brain_tumor_mri.config.parameters import ParameterError
-from brain_tumor_mri.core.raw_layout import RawDataLayoutError
+from brain_tumor_mri.framework.raw_layout import RawDataLayoutError
 from brain_tumor_mri.serving.artifacts import KERAS_ARTIFACT
 from brain_tumor_mri.serving.image_classifier import MODEL_CODE
 from brain_tumor_mri.tracking.model_uris import (

@@ -28,13 +28,13 @@ from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,
-    flatten_for_mlflow,
     metrics_table,
     summary_table,
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
 from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
+from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
 from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams, ReviewParams
 
 logger = logging.getLogger(__name__)
