@@ -58,7 +58,7 @@ def predict_probabilities(
             params.batch_size,
             mirror=params.tta_flip,
         ),
-        **_identity(split_cache),
+        **_labels_paths_and_groups(split_cache),
     }
 
 
@@ -117,7 +117,7 @@ def _no_predictions() -> dict[str, np.ndarray]:
     }
 
 
-def _identity(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _labels_paths_and_groups(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The labels, paths and (where known) source groups of a split's images."""
     return {
         "labels": np.asarray(arrays["labels"], dtype=np.int64),
@@ -164,7 +164,7 @@ def calibrate_probabilities(
         "probabilities": apply_temperature(
             predictions["probabilities"], float(temperature_fit["temperature"])
         ),
-        **_identity(predictions),
+        **_labels_paths_and_groups(predictions),
     }
 
 

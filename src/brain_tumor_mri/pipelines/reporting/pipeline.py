@@ -6,10 +6,10 @@ from kedro.pipeline import Node, Pipeline, node, pipeline
 
 from brain_tumor_mri.core.splits import REPORTED_SPLITS
 from brain_tumor_mri.pipelines.reporting.nodes import (
-    build_report,
     collect_report_parameters,
     dataset_figures,
     gradcam_figures,
+    run_report_html,
     source_group_figures,
     split_figures,
     training_figures,
@@ -105,7 +105,7 @@ def _report_nodes() -> list[Node]:
             name="collect_report_parameters",
         ),
         node(
-            build_report,
+            run_report_html,
             inputs={
                 "parameters": "report_parameters",
                 "leakage_summary": "leakage_summary",
@@ -124,6 +124,6 @@ def _report_nodes() -> list[Node]:
                 },
             },
             outputs="report_html",
-            name="build_html_report",
+            name="build_run_report",
         ),
     ]
