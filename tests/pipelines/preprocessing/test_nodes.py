@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from kedro.io import DatasetError
+from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image
 
 from brain_tumor_mri.core.images.limits import ImageReadError
@@ -316,3 +317,24 @@ def test_arrays_dataset_streams_batches_into_one_array(tmp_path):
     with pytest.raises(DatasetError, match="does not match"):
         dataset.save({"images": iter([batches[0], np.zeros((1, 2, 4), np.uint8)])})
     np.testing.assert_array_equal(dataset.load()["labels"], np.arange(6))
+
+
+def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Path):
+    root = make_raw_folder(tmp_path / "raw")
+    raw = PartitionedDataset(
+        path=str(root),
+        dataset={
+            "type": "text.TextDataset",
+            "fs_args": {"open_args_load": {"mode": "rb"}},
+        },
+    ).load()
+    manifest = index_raw_files(
+        raw,
+        CLASSES,
+        SOURCE_GROUPS,
+        PREPROCESSING,
+        {**IMAGE_INPUT, "max_image_pixels": 64 * 64 - 1},
+    ).set_index("path")
+    row = manifest.loc["Training/pituitary/sixteen.png"]
+    assert row["status"] == "unreadable"
+    assert row["reason"] == "image is 64 x 64 pixels, over the limit of 4095"
