@@ -41,7 +41,7 @@ from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.core.model import OUTPUT_LAYER
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
-from brain_tumor_mri.tracking.logged_models import load_keras_model
+from brain_tumor_mri.datasets.logged_models import load_keras_model
 
 PROJECT = Path(__file__).resolve().parents[1]
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)

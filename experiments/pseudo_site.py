@@ -30,7 +30,7 @@ from brain_tumor_mri.core.adaptation import adapt_batch_norm, tent_adapt
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.metrics import expected_calibration_error, reliability_bins
 from brain_tumor_mri.core.prediction import predict_in_batches
-from brain_tumor_mri.tracking.logged_models import (
+from brain_tumor_mri.datasets.logged_models import (
     load_keras_model,
     load_run_calibration,
 )
