@@ -41,7 +41,7 @@ from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.core.model import OUTPUT_LAYER
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
-from brain_tumor_mri.datasets.logged_models import load_keras_model
+from brain_tumor_mri.datasets.logged_models import load_keras_model, run_model_uri
 
 PROJECT = Path(__file__).resolve().parents[1]
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -70,17 +70,6 @@ def interval(value: dict[str, float | None] | None) -> str:
 
 def show(line: str) -> None:
     print(line, flush=True)  # noqa: T201 (the script's output)
-
-
-def run_model_uri(run_id: str) -> str:
-    """The model ``model`` that the run logged."""
-    experiment = mlflow.get_run(run_id).info.experiment_id
-    (logged,) = mlflow.search_logged_models(
-        experiment_ids=[experiment],
-        filter_string=f"source_run_id = '{run_id}' and name = 'model'",
-        output_format="list",
-    )
-    return logged.model_uri
 
 
 def base_parameters() -> dict[str, Any]:
