@@ -145,7 +145,7 @@ def main() -> None:
         session.run(pipeline_names=["inference"])
     run_s = time.perf_counter() - start
 
-    from brain_tumor_mri.tracking.logged_models import load_keras_model  # noqa: PLC0415
+    from brain_tumor_mri.datasets.logged_models import load_keras_model  # noqa: PLC0415
 
     model = load_keras_model(uri)
     images = profile.decoded["images"]

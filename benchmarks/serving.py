@@ -38,8 +38,8 @@ import requests
 import yaml
 
 from brain_tumor_mri.core.images.loading import load_rgb
+from brain_tumor_mri.datasets.logged_models import load_keras_model
 from brain_tumor_mri.serving.request import images_from_request
-from brain_tumor_mri.tracking.logged_models import load_keras_model
 
 from support import DATA, ROOT, SMALL_HEAD
 

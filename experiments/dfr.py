@@ -7,7 +7,7 @@
 The backbone of the run's model ``model`` is frozen; its pooled features are taken
 for the run's ``val`` split (cached by the preprocessing run above at the run's seed
 and size: the script checks that the original head scores the run's logged
-``val_accuracy`` on it) and for ``test`` and ``test_dedup``.
+``val_accuracy`` and recall of every class on it) and for ``test`` and ``test_dedup``.
 
 ``val`` is cut in two halves, stratified by class x source group and seeded by the
 run's seed: a logistic-regression head is fitted on half A with every class x source
@@ -41,7 +41,7 @@ from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.core.model import OUTPUT_LAYER
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
-from brain_tumor_mri.tracking.logged_models import load_keras_model
+from brain_tumor_mri.datasets.logged_models import load_keras_model, run_model_uri
 
 PROJECT = Path(__file__).resolve().parents[1]
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -70,17 +70,6 @@ def interval(value: dict[str, float | None] | None) -> str:
 
 def show(line: str) -> None:
     print(line, flush=True)  # noqa: T201 (the script's output)
-
-
-def run_model_uri(run_id: str) -> str:
-    """The model ``model`` that the run logged."""
-    experiment = mlflow.get_run(run_id).info.experiment_id
-    (logged,) = mlflow.search_logged_models(
-        experiment_ids=[experiment],
-        filter_string=f"source_run_id = '{run_id}' and name = 'model'",
-        output_format="list",
-    )
-    return logged.model_uri
 
 
 def base_parameters() -> dict[str, Any]:
@@ -160,6 +149,29 @@ def head_probabilities(head, features: np.ndarray, classes: int) -> np.ndarray:
     return probabilities
 
 
+def scores_as_logged(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    names: list[str],
+    logged: dict[str, float],
+) -> bool:
+    """Whether these images are as many as the run's ``val`` split and its model
+    scores on them the accuracy and the recall of every class that the run logged."""
+    predicted = probabilities.argmax(1)
+    measured = {
+        "val_n_samples": len(labels),
+        "val_accuracy": (predicted == labels).mean(),
+    }
+    for index, name in enumerate(names):
+        if (labels == index).any():
+            measured[f"val_recall_{name}"] = (
+                predicted[labels == index] == index
+            ).mean()
+    return all(
+        np.isclose(value, logged.get(key, np.nan)) for key, value in measured.items()
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-id", required=True)
@@ -183,8 +195,7 @@ def main() -> None:
     }
     val = splits["val"]
     original = predict_in_batches(model, val["images"], BATCH_SIZE)
-    logged = run.data.metrics["val_accuracy"]
-    if not np.isclose((original.argmax(1) == val["labels"]).mean(), logged):
+    if not scores_as_logged(original, val["labels"], names, run.data.metrics):
         raise SystemExit(
             f"{args.split_dir / 'val'} is not run {args.run_id}'s val split: cache it "
             f"with the run's seed ({seed}) and image_size first (see the docstring)."

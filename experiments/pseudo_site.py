@@ -30,9 +30,10 @@ from brain_tumor_mri.core.adaptation import adapt_batch_norm, tent_adapt
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.metrics import expected_calibration_error, reliability_bins
 from brain_tumor_mri.core.prediction import predict_in_batches
-from brain_tumor_mri.tracking.logged_models import (
+from brain_tumor_mri.datasets.logged_models import (
     load_keras_model,
     load_run_calibration,
+    run_model_uri,
 )
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -42,17 +43,6 @@ TENT_STEPS = (1, 3, 10)
 
 def show(line: str) -> None:
     print(line)  # noqa: T201 (the script's output)
-
-
-def run_model_uri(run_id: str) -> str:
-    """The model ``model`` that the run logged."""
-    experiment = mlflow.get_run(run_id).info.experiment_id
-    (logged,) = mlflow.search_logged_models(
-        experiment_ids=[experiment],
-        filter_string=f"source_run_id = '{run_id}' and name = 'model'",
-        output_format="list",
-    )
-    return logged.model_uri
 
 
 def parameters() -> dict[str, Any]:

@@ -237,9 +237,9 @@ TOY_MODULES = {
     "toy/serving/__init__.py": "",
     "toy/serving/model.py": "import mlflow\nfrom toy.core.images import load\n",
     "toy/serving/lookup.py": "from kedro.io import DataCatalog\n",
-    "toy/serving/registry.py": "from toy.tracking import models\n",
-    "toy/tracking/__init__.py": "",
-    "toy/tracking/models.py": "import mlflow\n",
+    "toy/serving/registry.py": "from toy.model_store import models\n",
+    "toy/model_store/__init__.py": "",
+    "toy/model_store/models.py": "import mlflow\n",
     "toy/pipelines/__init__.py": "",
     "toy/pipelines/train/__init__.py": "from .pipeline import create_pipeline\n",
     "toy/pipelines/train/pipeline.py": "from toy.pipelines.train import nodes\n",
@@ -261,8 +261,8 @@ TOY_VIOLATIONS = {
     "serving_imports_only_core_and_serving": [
         "toy.serving.lookup: kedro.io",
         "toy.serving.lookup: kedro.io.DataCatalog",
-        "toy.serving.registry: toy.tracking",
-        "toy.serving.registry: toy.tracking.models",
+        "toy.serving.registry: toy.model_store",
+        "toy.serving.registry: toy.model_store.models",
     ],
     "only_the_registry_imports_pipelines": [
         "toy.cli: toy.pipelines.train.nodes",

@@ -135,3 +135,38 @@ def test_shift_reports_each_layers_change_and_its_summary(slices: np.ndarray):
         layer["moving_mean"] for layer in shift.values()
     )
     assert summary["gamma_mean"] == 0
+
+
+def test_adabn_sets_batch_norm_statistics_to_the_new_images() -> None:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 3)),
+            keras.layers.BatchNormalization(),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
+    before = [w.copy() for w in model.get_weights()]
+    images = np.random.default_rng(0).uniform(100, 200, (40, 6, 6, 3))
+    adapted = adapt_batch_norm(model, images, batch_size=10)
+    first = adapted.layers[0]
+    batches = np.split(images, 4)
+    np.testing.assert_allclose(
+        first.moving_mean.numpy(),
+        np.mean([b.mean(axis=(0, 1, 2)) for b in batches], axis=0),
+        rtol=1e-4,
+    )
+    np.testing.assert_allclose(
+        first.moving_variance.numpy(),
+        np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0),
+        rtol=1e-3,
+    )
+    for original, kept in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(original, kept)
+    np.testing.assert_array_equal(
+        adapted.layers[2].get_weights()[0], model.layers[2].get_weights()[0]
+    )
+    assert first.momentum == model.layers[0].momentum

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from brain_tumor_mri.core.bootstrap import bootstrap_intervals, headline_intervals
-from brain_tumor_mri.core.metrics import classification_metrics, flatten_for_mlflow
+from brain_tumor_mri.core.metrics import classification_metrics
 from brain_tumor_mri.core.review_metrics import screening_metrics
 from brain_tumor_mri.core.source_groups import source_group_metrics
+from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
 GROUPS = ("512px_source", "other_source")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import re
 
 import numpy as np
 import pytest
@@ -21,36 +19,21 @@ from sklearn.metrics import (
 from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,
-    flatten_for_mlflow,
     metrics_table,
     reliability_bins,
 )
+from tests.helpers.metrics import (
+    HAND_LABELS,
+    HAND_PROBABILITIES,
+    labelled_probabilities,
+)
 
 CLASSES = ["glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"]
-MLFLOW_NAME = re.compile(r"^[A-Za-z0-9_\-./ ]+$")
-
-# Six images, three classes, chosen so that every number below is easy to check by hand.
-HAND_LABELS = np.array([0, 1, 1, 0, 2, 2])
-HAND_PROBABILITIES = np.array(
-    [
-        [0.90, 0.05, 0.05],  # true a, predicted a, confidence 0.90
-        [0.65, 0.25, 0.10],  # true b, predicted a, confidence 0.65
-        [0.15, 0.75, 0.10],  # true b, predicted b, confidence 0.75
-        [0.30, 0.20, 0.50],  # true a, predicted c, confidence 0.50
-        [0.05, 0.10, 0.85],  # true c, predicted c, confidence 0.85
-        [0.20, 0.35, 0.45],  # true c, predicted c, confidence 0.45
-    ]
-)
 
 
 @pytest.fixture
 def random_predictions() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(7)
-    labels = rng.integers(0, 4, 120)
-    logits = rng.normal(size=(120, 4))
-    logits[np.arange(120), labels] += 1.0
-    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return labels, probabilities.astype(np.float32)
+    return labelled_probabilities()
 
 
 def test_hand_computed_case() -> None:
@@ -197,11 +180,6 @@ def test_class_absent_from_the_split(random_predictions) -> None:
     assert metrics["log_loss"] == pytest.approx(
         log_loss(labels[keep], probabilities[keep], labels=range(4))
     )
-    flat = flatten_for_mlflow(metrics, "test_dedup")
-    assert "test_dedup_roc_auc_no_tumor" not in flat
-    assert "test_dedup_recall_no_tumor" not in flat
-    assert flat["test_dedup_support_no_tumor"] == 0.0
-    assert all(math.isfinite(v) for v in flat.values())
     json.dumps(metrics, allow_nan=False)
 
 
@@ -213,56 +191,6 @@ def test_single_class_split_does_not_crash() -> None:
     assert metrics["accuracy"] == 1.0
     assert metrics["macro_avg"]["roc_auc"] is None
     assert metrics["micro_avg"]["roc_auc"] is not None
-
-
-def test_flatten_for_mlflow_names(random_predictions) -> None:
-    labels, probabilities = random_predictions
-    metrics = classification_metrics(labels, probabilities, CLASSES, ece_bins=15)
-
-    flat = {
-        **flatten_for_mlflow(metrics, "val"),
-        **flatten_for_mlflow(metrics, "test"),
-        **flatten_for_mlflow(metrics, "test_dedup"),
-    }
-
-    assert flat["test_accuracy"] == metrics["accuracy"]
-    assert flat["test_dedup_macro_f1"] == metrics["macro_avg"]["f1"]
-    assert (
-        flat["val_roc_auc_glioma_tumor"]
-        == (metrics["per_class"]["glioma_tumor"]["roc_auc"])
-    )
-    assert (
-        flat["test_precision_no_tumor"] == metrics["per_class"]["no_tumor"]["precision"]
-    )
-    for name in (
-        "val_balanced_accuracy",
-        "val_log_loss",
-        "val_brier_score",
-        "val_ece",
-        "val_n_samples",
-        "val_macro_roc_auc",
-        "val_macro_average_precision",
-        "val_micro_roc_auc",
-        "val_weighted_f1",
-        "val_average_precision_pituitary_tumor",
-        "val_support_meningioma_tumor",
-    ):
-        assert name in flat
-    assert all(MLFLOW_NAME.match(name) for name in flat)
-    assert all(isinstance(value, float) for value in flat.values())
-
-
-def test_flatten_replaces_characters_mlflow_refuses() -> None:
-    metrics = classification_metrics(
-        HAND_LABELS, HAND_PROBABILITIES, ["a+b", "c:d", "e (f)"], ece_bins=15
-    )
-
-    flat = flatten_for_mlflow(metrics, "external")
-
-    assert "external_recall_a_b" in flat
-    assert "external_recall_c_d" in flat
-    assert "external_recall_e _f_" in flat
-    assert all(MLFLOW_NAME.match(name) for name in flat)
 
 
 def test_tables(random_predictions) -> None:

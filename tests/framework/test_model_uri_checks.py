@@ -19,13 +19,13 @@ import pytest
 from mlflow.pyfunc import PythonModel
 
 from brain_tumor_mri.config.parameters import ParameterError
-from brain_tumor_mri.core.raw_layout import RawDataLayoutError
-from brain_tumor_mri.serving.artifacts import KERAS_ARTIFACT
-from brain_tumor_mri.serving.image_classifier import MODEL_CODE
-from brain_tumor_mri.tracking.model_uris import (
+from brain_tumor_mri.framework.raw_layout import RawDataLayoutError
+from brain_tumor_mri.model_store.model_uris import (
     ModelUriError,
     check_servable_model_uri,
 )
+from brain_tumor_mri.serving.artifacts import KERAS_ARTIFACT
+from brain_tumor_mri.serving.image_classifier import MODEL_CODE
 from tests.conftest import copy_project
 from tests.framework.test_refused_runs import run_in_session, runs_in_store
 

@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from brain_tumor_mri.config.parameters import ParameterError, check_parameters
-from brain_tumor_mri.core.raw_layout import RawDataLayoutError
+from brain_tumor_mri.framework.raw_layout import RawDataLayoutError
 from tests.config.test_parameters import project_parameters
 
 

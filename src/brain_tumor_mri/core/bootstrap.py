@@ -81,7 +81,8 @@ def headline_metric(
     """The headline metrics of a split, as a metric function for
     :func:`bootstrap_intervals`; its ``groups`` are indices into ``group_names``.
 
-    The names are those of ``flatten_for_mlflow`` without the split:
+    The names are those of the split's metrics (``classification_metrics`` and the
+    rest), flattened with ``_``:
     ``accuracy``, ``macro_f1`` (over the classes present, as ``classification_
     metrics``), ``recall_<class>``, ``tumour_sensitivity`` and ``tumour_specificity``
     (any tumour against ``negative_class``, as ``screening_metrics``) and, with

@@ -1,15 +1,14 @@
-"""Classification metrics of predicted class probabilities, and their MLflow names.
+"""Classification metrics of predicted class probabilities, and their tables.
 
 Every metric is computed from the probabilities (ROC AUC and average precision
 included), with scikit-learn wherever it has the metric. A value that a split cannot
 define (the ROC AUC of a class absent from the split, for example) is ``None``, so
-that the dict stays valid JSON; :func:`flatten_for_mlflow` leaves it out.
+that the dict stays valid JSON.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,7 +31,7 @@ PER_CLASS = ("precision", "recall", "f1", "support", "roc_auc", "average_precisi
 AVERAGES = ("macro_avg", "weighted_avg", "micro_avg")
 SCALARS = ("accuracy", "balanced_accuracy", "log_loss", "brier_score", "ece")
 # Scalars that the evaluation adds to a split's metrics (calibration, review threshold
-# and screening; see ``pipelines/evaluation/nodes.py``), logged when present.
+# and screening; see ``pipelines/evaluation/nodes.py``), shown and logged when present.
 EXTRA_SCALARS = (
     "log_loss_uncalibrated",
     "brier_score_uncalibrated",
@@ -47,8 +46,6 @@ EXTRA_SCALARS = (
     "min_group_tumour_sensitivity",
     "screening_score",
 )
-# Per source group (see ``source_groups``), logged as ``{split}_{metric}_{group}``.
-GROUP_SCALARS = ("accuracy", "tumour_sensitivity")
 SUMMARY_COLUMNS = {
     "n_samples": "images",
     "accuracy": "accuracy",
@@ -68,7 +65,6 @@ SUMMARY_COLUMNS = {
     "worst_group_accuracy": "worst-group accuracy",
     "group_balanced_accuracy": "group-balanced accuracy",
 }
-_UNSAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
 
 def _validate(
@@ -305,56 +301,6 @@ def _averages(
         ),
     }
     return summary
-
-
-def metric_name(*parts: str) -> str:
-    """Parts joined by ``_``, with characters MLflow refuses replaced by ``_``."""
-    return _UNSAFE.sub("_", "_".join(parts))
-
-
-def flatten_for_mlflow(metrics: Mapping[str, Any], split: str) -> dict[str, float]:
-    """Split-prefixed scalar metrics for MLflow, undefined (None, NaN) ones left out.
-
-    Names: ``{split}_{metric}`` (``test_accuracy``, ``test_ece``, ``test_n_samples``,
-    and the ``EXTRA_SCALARS`` a split has: ``test_ece_uncalibrated``,
-    ``test_tumour_sensitivity``, ``test_coverage_at_threshold``, ...),
-    ``{split}_{average}_{metric}`` (``test_dedup_macro_f1``, ``val_micro_roc_auc``)
-    , ``{split}_{metric}_{class}`` (``val_roc_auc_glioma_tumor``,
-    ``test_precision_no_tumor``) and ``{split}_{metric}_{source group}``
-    (``test_tumour_sensitivity_other_source``, ``val_accuracy_512px_source``), and
-    the bounds of each bootstrap confidence interval in ``confidence_intervals``
-    (see ``core/bootstrap.py``), ``{split}_{metric}_ci_low`` and ``_ci_high``
-    (``test_accuracy_ci_low``, ``val_recall_glioma_tumor_ci_high``).
-    """
-    flat: dict[str, Any] = {
-        metric_name(split, key): metrics[key] for key in ("n_samples", *SCALARS)
-    }
-    flat.update(
-        {
-            metric_name(split, key): metrics[key]
-            for key in EXTRA_SCALARS
-            if key in metrics
-        }
-    )
-    for average in AVERAGES:
-        short = average.removesuffix("_avg")
-        for key, value in metrics[average].items():
-            if key != "support":
-                flat[metric_name(split, short, key)] = value
-    for class_name, values in metrics["per_class"].items():
-        for key, value in values.items():
-            flat[metric_name(split, key, class_name)] = value
-    for group, values in metrics.get("source_groups", {}).items():
-        for key in GROUP_SCALARS:
-            flat[metric_name(split, key, group)] = values[key]
-    for key, interval in metrics.get("confidence_intervals", {}).items():
-        flat[metric_name(split, key, "ci_low")] = interval["low"]
-        flat[metric_name(split, key, "ci_high")] = interval["high"]
-    return {
-        name: float(value)
-        for name, value in flat.items()
-        if value is not None and not math.isnan(float(value))
-    }
 
 
 def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:

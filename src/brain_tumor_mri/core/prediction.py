@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 REVIEW_COLUMN = "needs_review"
 
 
-def image_size(model: keras.Model) -> tuple[int, int]:
+def model_input_size(model: keras.Model) -> tuple[int, int]:
     """The (height, width) of the model's input: the size every image is resized to."""
     height, width = model.input_shape[1:3]
     return int(height), int(width)

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from kedro.io import AbstractDataset, DatasetError
 
-from brain_tumor_mri.tracking.logged_models import latest_model_uri, load_keras_model
+from brain_tumor_mri.datasets.logged_models import latest_model_uri, load_keras_model
 
 logger = logging.getLogger(__name__)
 

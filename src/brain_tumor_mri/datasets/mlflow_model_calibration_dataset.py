@@ -7,7 +7,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from brain_tumor_mri.tracking.logged_models import (
+from brain_tumor_mri.datasets.logged_models import (
     CALIBRATION_FILE,
     latest_model_uri,
     load_run_calibration,

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import keras
 from kedro.io import AbstractDataset, DatasetError
 
-from brain_tumor_mri.tracking.logged_models import (
+from brain_tumor_mri.datasets.logged_models import (
     load_keras_model_parts,
     load_run_calibration,
     model_run_id,

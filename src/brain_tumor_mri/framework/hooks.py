@@ -16,9 +16,9 @@ from kedro.pipeline import Pipeline
 from mlflow import MlflowClient
 
 from brain_tumor_mri.config.parameters import ParameterError, check_parameters
-from brain_tumor_mri.core.raw_layout import check_raw_layout
 from brain_tumor_mri.datasets.local_files_dataset import list_files
-from brain_tumor_mri.tracking.model_uris import (
+from brain_tumor_mri.framework.raw_layout import check_raw_layout
+from brain_tumor_mri.model_store.model_uris import (
     ModelUriError,
     check_keras_model_uri,
     model_flavors,

@@ -35,13 +35,13 @@ from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
 from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
-    image_size,
+    model_input_size,
     probability_columns,
 )
+from brain_tumor_mri.model_store.model_uris import not_servable_message
 from brain_tumor_mri.review.guard import MAX_REQUEST_BYTES, RequestGuard
 from brain_tumor_mri.serving.image_classifier import ImageClassifier
 from brain_tumor_mri.serving.request import decode_base64_image, read_request_images
-from brain_tumor_mri.tracking.model_uris import not_servable_message
 
 # Longest side, in pixels, of the images the page shows.
 SHOWN_SIZE = 384
@@ -113,7 +113,7 @@ class Reviewer:
     def review(self, names: Sequence[str], values: Sequence[Any]) -> list[dict]:
         """One result per file, in order: the answer and images, or the reason."""
         classifier = self.classifier
-        size = image_size(classifier.model)
+        size = model_input_size(classifier.model)
         with self._lock:
             decoded, problems = read_request_images(
                 list(values), size, classifier.limits, classifier.preprocessing

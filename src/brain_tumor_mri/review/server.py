@@ -11,9 +11,12 @@ import uvicorn
 from kedro.framework.session import KedroSession
 
 from brain_tumor_mri.config.shared import GradcamParams
+from brain_tumor_mri.model_store.model_uris import (
+    ModelUriError,
+    check_servable_model_uri,
+)
 from brain_tumor_mri.review.app import Reviewer, create_app, load_classifier
 from brain_tumor_mri.review.guard import MAX_REQUEST_BYTES, allowed_hosts
-from brain_tumor_mri.tracking.model_uris import ModelUriError, check_servable_model_uri
 
 logger = logging.getLogger(__name__)
 

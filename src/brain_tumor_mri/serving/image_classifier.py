@@ -20,8 +20,8 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from brain_tumor_mri.core.prediction import (
-    image_size,
     model_image_preprocessing,
+    model_input_size,
     predict_in_batches,
     prediction_frame,
 )
@@ -112,7 +112,7 @@ class ImageClassifier(PythonModel):
         # with two batch sizes, TensorFlow relaxes it to any batch size.
         for count in (1, 2):
             self.model.predict_on_batch(
-                np.zeros((count, *image_size(self.model), 3), np.uint8)
+                np.zeros((count, *model_input_size(self.model), 3), np.uint8)
             )
 
     def predict(
@@ -124,7 +124,7 @@ class ImageClassifier(PythonModel):
         """The predicted class, the calibrated class probabilities and
         ``needs_review`` of each image."""
         images = images_from_request(
-            model_input, image_size(self.model), self.limits, self.preprocessing
+            model_input, model_input_size(self.model), self.limits, self.preprocessing
         )
         return self.predict_images(images)
 

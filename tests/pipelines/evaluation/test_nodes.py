@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from brain_tumor_mri.core.metrics import flatten_for_mlflow
 from brain_tumor_mri.datasets import OptionalPartitionedDataset
+from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
     choose_review_threshold,

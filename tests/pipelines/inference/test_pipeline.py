@@ -32,8 +32,8 @@ from brain_tumor_mri.datasets import (
     MlflowModelCalibrationDataset,
     ModelWithExample,
 )
+from brain_tumor_mri.datasets.logged_models import latest_model_uri, model_run_id
 from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
-from brain_tumor_mri.tracking.logged_models import latest_model_uri, model_run_id
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
 

@@ -1,15 +1,18 @@
-"""The training engine: phases, learning-rate schedule, optimizer."""
+"""The training engine: phases, learning-rate schedule, optimizer, the kept epoch."""
 
 from __future__ import annotations
 
 import keras
 import pytest
 
+from brain_tumor_mri.pipelines.model_training.checkpoints import CheckpointState
 from brain_tumor_mri.pipelines.model_training.engine import (
+    kept_epoch,
     learning_rate_schedule,
     make_optimizer,
     training_phases,
 )
+from brain_tumor_mri.pipelines.model_training.params import ModelTrainingParams
 from tests.helpers.training_projects import training_params
 
 
@@ -47,3 +50,15 @@ def test_phases():
         ("warm_up", 3, 0, 1e-3),
         ("fine_tune", 10, 2, 1e-5),
     ]
+
+
+def test_the_kept_epoch_is_early_stoppings_best_when_it_restores_it():
+    params = ModelTrainingParams.model_validate(training_params())
+    stopped = {"best": 0.8, "best_epoch": 3, "wait": 2}
+    state = CheckpointState(epoch=6, callbacks={"early_stopping": stopped})
+    assert kept_epoch(state, params) == 4
+    never_measured = {"best": float("-inf"), "best_epoch": 0, "wait": 6}
+    state = CheckpointState(epoch=6, callbacks={"early_stopping": never_measured})
+    assert kept_epoch(state, params) == 6
+    without = params.model_copy(update={"early_stopping": None})
+    assert kept_epoch(state, without) == 6

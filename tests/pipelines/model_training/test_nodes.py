@@ -7,18 +7,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from brain_tumor_mri.pipelines.model_training.checkpoints import (
-    CheckpointState,
-    weights_digest,
-)
+from brain_tumor_mri.pipelines.model_training.checkpoints import weights_digest
 from brain_tumor_mri.pipelines.model_training.nodes import (
     attach_input_example,
     describe_training_run,
-    kept_epoch,
     select_training_setup,
     train_model,
 )
-from brain_tumor_mri.pipelines.model_training.params import ModelTrainingParams
 from tests.helpers.training_projects import (
     HISTORY_KEYS,
     SELECTION_PARAMS,
@@ -87,15 +82,3 @@ def test_input_example_is_the_first_validation_image():
     cache = small_cache(4, 3)
     with_example = attach_input_example(small_classifier(32), cache)
     np.testing.assert_array_equal(with_example.input_example, cache["images"][:1])
-
-
-def test_the_kept_epoch_is_early_stoppings_best_when_it_restores_it():
-    params = ModelTrainingParams.model_validate(training_params())
-    stopped = {"best": 0.8, "best_epoch": 3, "wait": 2}
-    state = CheckpointState(epoch=6, callbacks={"early_stopping": stopped})
-    assert kept_epoch(state, params) == 4
-    never_measured = {"best": float("-inf"), "best_epoch": 0, "wait": 6}
-    state = CheckpointState(epoch=6, callbacks={"early_stopping": never_measured})
-    assert kept_epoch(state, params) == 6
-    without = params.model_copy(update={"early_stopping": None})
-    assert kept_epoch(state, without) == 6

@@ -9,6 +9,7 @@ from brain_tumor_mri.pipelines.model_training.tf_data import (
     augment,
     balanced_class_weights,
     evaluation_dataset,
+    ramp_strength,
     steps_per_epoch,
     training_dataset,
 )
@@ -84,3 +85,26 @@ def test_intensity_augmentation_on_real_images(quick_training_run: QuickTraining
 def test_balanced_class_weights():
     weights = balanced_class_weights(np.array([0, 0, 0, 1, 2, 2]), 4)
     assert weights == {0: 2 / 3, 1: 2.0, 2: 1.0, 3: 1.0}
+
+
+def test_acquisition_changes_grow_with_the_ramp() -> None:
+    rng = np.random.default_rng(1)
+    images = tf.constant(rng.uniform(0, 255, (4, 32, 32, 3)), tf.float32)
+    seed = tf.constant([1, 2], tf.int64)
+    params = {"resolution": 0.6, "sharpness": 1.0}
+    untouched = augment(images, seed, params, strength=0.0)
+    np.testing.assert_allclose(untouched, images, atol=0.01)
+    params["jpeg_quality"] = 20
+    changed = augment(images, seed, params, strength=1.0)
+    assert float(tf.reduce_mean(tf.abs(changed - images))) > 5
+    assert float(tf.reduce_min(changed)) >= 0
+    assert float(tf.reduce_max(changed)) <= 255
+    assert [float(ramp_strength(tf.constant(e), 4)) for e in range(6)] == [
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        1.0,
+        1.0,
+    ]
+    assert float(ramp_strength(tf.constant(0), None)) == 1.0

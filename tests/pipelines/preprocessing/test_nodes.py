@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from kedro.io import DatasetError
+from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image
 
 from brain_tumor_mri.core.images.limits import ImageReadError
 from brain_tumor_mri.core.images.loading import load_rgb
-from brain_tumor_mri.core.raw_layout import RawDataLayoutError, check_raw_layout
 from brain_tumor_mri.datasets import LocalFilesDataset, NumpyArraysDataset
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
@@ -319,37 +319,22 @@ def test_arrays_dataset_streams_batches_into_one_array(tmp_path):
     np.testing.assert_array_equal(dataset.load()["labels"], np.arange(6))
 
 
-@pytest.mark.parametrize(
-    "breakage, message",
-    [
-        (lambda root: root / "absent", "Raw data folder not found"),
-        (
-            lambda root: (__import__("shutil").rmtree(root / "Testing"), root)[1],
-            "missing split folder",
-        ),
-        (
-            lambda root: (
-                __import__("shutil").rmtree(root / "Training" / "no_tumor"),
-                root,
-            )[1],
-            "no folder for class 'no_tumor'",
-        ),
-    ],
-)
-def test_layout_check_names_path_layout_and_readme(
-    tmp_path: Path, breakage, message: str
-):
-    root = breakage(make_raw_folder(tmp_path / "raw"))
-    with pytest.raises(RawDataLayoutError) as error:
-        check_raw_layout(root, PREPROCESSING["split_folders"], CLASSES)
-    text = error.value.message
-    assert message in text and str(tmp_path) in text
-    assert "Expected layout" in text and "README.md" in text and "raw_data_dir" in text
-
-
-def test_layout_check_rejects_an_empty_class_folder(tmp_path: Path):
+def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Path):
     root = make_raw_folder(tmp_path / "raw")
-    for file in (root / "Testing" / "pituitary").iterdir():
-        file.unlink()
-    with pytest.raises(RawDataLayoutError, match="empty class folder"):
-        check_raw_layout(root, PREPROCESSING["split_folders"], CLASSES)
+    raw = PartitionedDataset(
+        path=str(root),
+        dataset={
+            "type": "text.TextDataset",
+            "fs_args": {"open_args_load": {"mode": "rb"}},
+        },
+    ).load()
+    manifest = index_raw_files(
+        raw,
+        CLASSES,
+        SOURCE_GROUPS,
+        PREPROCESSING,
+        {**IMAGE_INPUT, "max_image_pixels": 64 * 64 - 1},
+    ).set_index("path")
+    row = manifest.loc["Training/pituitary/sixteen.png"]
+    assert row["status"] == "unreadable"
+    assert row["reason"] == "image is 64 x 64 pixels, over the limit of 4095"

@@ -19,8 +19,8 @@ from kedro.runner import SequentialRunner
 from mlflow import MlflowClient
 from PIL import Image
 
-from brain_tumor_mri.core.raw_layout import RawDataLayoutError
 from brain_tumor_mri.datasets import NumpyArraysDataset
+from brain_tumor_mri.framework.raw_layout import RawDataLayoutError
 from brain_tumor_mri.pipelines.preprocessing import create_pipeline
 from tests.conftest import copy_project
 from tests.helpers.raw_folders import (

@@ -9,14 +9,14 @@ import numpy as np
 
 from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.pipelines.reporting.figures.common import figure_to_png
-from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, build_html_report
+from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, render_html_report
 from tests.helpers.figures import CLASSES, PNG_MAGIC
 
 
 def test_html_report_is_one_file_with_every_section(
     figures, metrics, history, leakage_summary, class_counts
 ) -> None:
-    report = build_html_report(
+    report = render_html_report(
         title="Brain tumour MRI <run>",
         run_info={"run id": "abc123", "pipeline": "training"},
         leakage_summary=leakage_summary,
@@ -74,7 +74,7 @@ def test_html_report_shows_the_bootstrap_intervals(
         "confidence_intervals": intervals,
     }
 
-    report = build_html_report(
+    report = render_html_report(
         title="run",
         run_info={},
         leakage_summary=leakage_summary,

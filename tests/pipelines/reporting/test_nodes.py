@@ -18,11 +18,11 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import audit_shortcuts
 from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
 from brain_tumor_mri.pipelines.reporting.nodes import (
     NOT_EVALUATED,
-    SPLIT_FIGURES,
-    build_report,
+    SPLIT_FIGURE_CAPTIONS,
     class_counts,
     dataset_figures,
     gradcam_figures,
+    run_report_html,
     source_group_figures,
     split_figures,
     training_figures,
@@ -164,7 +164,7 @@ def test_figures_and_report(small_model, data_split) -> None:
     absent = split_figures(
         cache, predictions, {"test": metrics}, REPORTING, split="external"
     )
-    report = build_report(
+    report = run_report_html(
         parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},
         leakage_summary=LEAKAGE,
         shortcut_audit=shortcut_audit,
@@ -183,7 +183,7 @@ def test_figures_and_report(small_model, data_split) -> None:
 
     assert set(data_pngs) == {"class_counts.png", "leakage_audit.png"}
     assert set(history_pngs) == {"training_history.png"}
-    assert set(test_pngs) == set(SPLIT_FIGURES)
+    assert set(test_pngs) == set(SPLIT_FIGURE_CAPTIONS)
     assert set(cam_pngs) == {f"{name}.png" for name in NAMES}
     assert set(group_pngs) == {"group_accuracy.png"}
     for pngs in (data_pngs, history_pngs, test_pngs, cam_pngs, group_pngs):
@@ -193,7 +193,7 @@ def test_figures_and_report(small_model, data_split) -> None:
     for key in SECTIONS:
         assert f'<section id="{key}">' in report
     images = re.findall(r'<img src="data:image/png;base64,', report)
-    assert len(images) == 2 + 1 + 1 + len(SPLIT_FIGURES) + 4
+    assert len(images) == 2 + 1 + 1 + len(SPLIT_FIGURE_CAPTIONS) + 4
     assert "Metadata-only baseline" in report
     assert "test / 512px_source" in report
     assert "worst-group accuracy" in report

@@ -24,9 +24,9 @@ from brain_tumor_mri.core.adaptation import batch_norm_statistics
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.datasets import MlflowModelCalibrationDataset
+from brain_tumor_mri.datasets.logged_models import load_keras_model
 from brain_tumor_mri.pipelines.site_adaptation.nodes import content_fingerprint
 from brain_tumor_mri.review.app import Reviewer, load_classifier
-from brain_tumor_mri.tracking.logged_models import load_keras_model
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
 from tests.helpers.predictions import GRADCAM

@@ -32,13 +32,13 @@ from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,
-    flatten_for_mlflow,
     metrics_table,
     summary_table,
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
 from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
+from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
 from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def predict_probabilities(
             params.batch_size,
             mirror=params.tta_flip,
         ),
-        **_identity(split_cache),
+        **_labels_paths_and_groups(split_cache),
     }
 
 
@@ -121,7 +121,7 @@ def _no_predictions() -> dict[str, np.ndarray]:
     }
 
 
-def _identity(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _labels_paths_and_groups(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The labels, paths and (where known) source groups of a split's images."""
     return {
         "labels": np.asarray(arrays["labels"], dtype=np.int64),
@@ -168,7 +168,7 @@ def calibrate_probabilities(
         "probabilities": apply_temperature(
             predictions["probabilities"], float(temperature_fit["temperature"])
         ),
-        **_identity(predictions),
+        **_labels_paths_and_groups(predictions),
     }
 
 

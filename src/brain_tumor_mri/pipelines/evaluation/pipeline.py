@@ -3,6 +3,12 @@ metrics of every split, log them."""
 
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
+from brain_tumor_mri.core.splits import (
+    ADAPTED_SUFFIX,
+    EVALUATED_SPLITS,
+    TENT_SUFFIX,
+    images_of,
+)
 from brain_tumor_mri.pipelines.evaluation.nodes import (
     calibrate_probabilities,
     choose_review_threshold,
@@ -15,31 +21,6 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     predict_tent_probabilities,
     record_calibration,
 )
-
-# The splits that evaluation measures (external: an optional folder of labelled
-# images, empty and not evaluated unless `--params external_test_dir=PATH` names one;
-# see conf/base/catalog_evaluation.yml).
-# The test splits are also measured with the model adapted to each one's own images
-# (AdaBN, evaluation.adapt_batch_norm), as the splits "<split>_adapted", and test and
-# test_dedup with TENT after AdaBN (evaluation.tent), as the splits "<split>_tent".
-ADAPTED_SPLITS = ("test", "test_dedup", "external")
-ADAPTED_SUFFIX = "_adapted"
-TENT_SPLITS = ("test", "test_dedup")
-TENT_SUFFIX = "_tent"
-EVALUATED_SPLITS = (
-    "val",
-    "test",
-    "test_dedup",
-    "external",
-    *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
-    *(f"{split}{TENT_SUFFIX}" for split in TENT_SPLITS),
-)
-
-
-def images_of(split: str) -> str:
-    """The split whose images an evaluated split predicts (``test`` for
-    ``test_adapted`` and ``test_tent``)."""
-    return split.removesuffix(ADAPTED_SUFFIX).removesuffix(TENT_SUFFIX)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

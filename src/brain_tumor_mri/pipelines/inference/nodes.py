@@ -21,8 +21,8 @@ from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
-    image_size,
     model_image_preprocessing,
+    model_input_size,
     predict_in_batches,
     prediction_frame,
     probability_columns,
@@ -51,7 +51,7 @@ def decode_images(
     Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
     "errors": {unreadable file: reason}}``, files in sorted order.
     """
-    size = image_size(inference_model)
+    size = model_input_size(inference_model)
     preprocessing = model_image_preprocessing(inference_calibration)
     decoded = load_images(
         {file: inference_images[file] for file in sorted(inference_images)},

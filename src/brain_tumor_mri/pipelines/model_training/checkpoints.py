@@ -108,10 +108,12 @@ class TrainingCheckpoint:
         return CheckpointState(**json.loads(path.read_text()))
 
     def load_model(self, state: CheckpointState) -> keras.Model:
-        """The compiled model of the checkpoint, with its optimizer state."""
-        return keras.models.load_model(
+        """The compiled model of the checkpoint, with its optimizer and RNG states."""
+        model = keras.models.load_model(
             self.directory / state.model_file, safe_mode=True
         )
+        restore_seed_states(model, state.seed_states)
+        return model
 
     def load_best_weights(self) -> list[np.ndarray] | None:
         path = self.directory / BEST_WEIGHTS_FILE

@@ -1,4 +1,5 @@
-"""The hardware a training run uses: accelerators, precision, XLA and tf.distribute."""
+"""The hardware a training run uses: accelerators, precision, XLA and tf.distribute,
+and the model copies made for it and back for one device."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from brain_tumor_mri.core.model import set_trainable_stages, with_precision
 from brain_tumor_mri.framework.distribution import (
     distribution_strategy,
     strategy_description,
@@ -84,6 +86,25 @@ def with_batch_norm_synchronized(model: keras.Model, synchronized: bool) -> kera
             layer["config"]["synchronized"] = synchronized
     copy = keras.Model.from_config(config)
     copy.set_weights(model.get_weights())
+    return copy
+
+
+def replica_model(model: keras.Model, precision: str, replicas: int) -> keras.Model:
+    """An uncompiled copy that trains at ``precision`` on ``replicas`` replicas, its
+    BatchNormalization synchronized where there are several."""
+    copy = with_precision(model, precision)
+    if replicas > 1:
+        copy = with_batch_norm_synchronized(copy, True)
+    return copy
+
+
+def single_device_model(model: keras.Model, replicas: int) -> keras.Model:
+    """The float32 copy for one device of a model that ``replica_model`` made and
+    training changed, every layer trainable."""
+    copy = with_precision(model, "float32")
+    if replicas > 1:
+        copy = with_batch_norm_synchronized(copy, False)
+    set_trainable_stages(copy, "all", train_batch_norm=True)
     return copy
 
 

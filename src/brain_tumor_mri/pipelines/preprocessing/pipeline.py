@@ -4,6 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
+from brain_tumor_mri.core.splits import CACHED_SPLITS
 from brain_tumor_mri.pipelines.preprocessing.nodes import (
     audit_leakage,
     audit_shortcuts,
@@ -14,8 +15,6 @@ from brain_tumor_mri.pipelines.preprocessing.nodes import (
     split_data,
     validate_images,
 )
-
-SPLITS = ("train", "val", "test")
 
 
 def _raw_file_nodes() -> list[Node]:
@@ -106,7 +105,7 @@ def _cache_nodes() -> list[Node]:
                 outputs=f"{split}_cache",
                 name=f"cache_{split}_images",
             )
-            for split in SPLITS
+            for split in CACHED_SPLITS
         ),
         node(
             select_test_dedup,

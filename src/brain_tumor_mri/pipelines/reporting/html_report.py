@@ -422,7 +422,7 @@ def _calibration_section(
     return "\n".join(parts)
 
 
-def build_html_report(
+def render_html_report(
     *,
     title: str,
     run_info: Mapping[str, Any],

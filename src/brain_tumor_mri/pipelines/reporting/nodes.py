@@ -21,6 +21,7 @@ from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.calibration_fitting import risk_coverage_curve
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
+from brain_tumor_mri.core.splits import CACHED_SPLITS
 from brain_tumor_mri.pipelines.reporting.figures.calibration import (
     plot_reliability_diagram,
     plot_risk_coverage,
@@ -54,13 +55,13 @@ from brain_tumor_mri.pipelines.reporting.figures.source_groups import (
 from brain_tumor_mri.pipelines.reporting.figures.training_curves import (
     plot_training_history,
 )
-from brain_tumor_mri.pipelines.reporting.html_report import build_html_report
+from brain_tumor_mri.pipelines.reporting.html_report import render_html_report
 from brain_tumor_mri.pipelines.reporting.params import ReportingParams
 
 Figures = dict[str, Figure]
 Pngs = dict[str, bytes]
 
-SPLIT_FIGURES = {
+SPLIT_FIGURE_CAPTIONS = {
     "per_class_metrics.png": "per-class precision, recall and F1",
     "roc_curves.png": "ROC curves",
     "precision_recall_curves.png": "precision-recall curves",
@@ -89,7 +90,7 @@ def class_counts(
     """Images per class (rows, in class order) and split (train, val, test, test_dedup)."""
     names = class_names(classes)
     counts = pd.crosstab(data_split["label"], data_split["split"])
-    counts = counts.reindex(index=names, columns=["train", "val", "test"], fill_value=0)
+    counts = counts.reindex(index=names, columns=list(CACHED_SPLITS), fill_value=0)
     dedup = data_split[data_split["test_dedup"].astype(bool)]
     counts["test_dedup"] = dedup["label"].value_counts().reindex(names, fill_value=0)
     counts.index.name = "class"
@@ -104,9 +105,7 @@ def class_group_counts(
     counts = pd.crosstab(
         data_split["label"], [data_split["split"], data_split["source_group"]]
     )
-    splits = [
-        s for s in ("train", "val", "test") if s in counts.columns.get_level_values(0)
-    ]
+    splits = [s for s in CACHED_SPLITS if s in counts.columns.get_level_values(0)]
     counts = counts.reindex(index=class_names(classes), fill_value=0)[splits]
     counts.columns = [f"{split} / {group}" for split, group in counts.columns]
     counts.index.name = "class"
@@ -144,14 +143,15 @@ def training_figures(
 @typed_params
 def split_figures(
     split_cache: Mapping[str, np.ndarray],
-    predictions: Mapping[str, np.ndarray],
+    calibrated_predictions: Mapping[str, np.ndarray],
     evaluation_metrics: Mapping[str, Mapping[str, Any]],
     params: ReportingParams,
     *,
     split: str,
 ) -> Pngs:
-    """The figures of one split (see ``SPLIT_FIGURES``), from its calibrated
-    ``predictions``; the reliability diagram is drawn before and after calibration.
+    """The figures of one split (see ``SPLIT_FIGURE_CAPTIONS``), from its
+    ``calibrated_predictions``; the reliability diagram is drawn before and after
+    calibration.
 
     A split that was not evaluated (an empty one, such as an absent external test set)
     gets one figure that says so (``NOT_EVALUATED``), because an artifact dataset
@@ -169,18 +169,20 @@ def split_figures(
         )
     return _rendered(
         {
-            **_score_figures(predictions, metrics, split),
-            **_calibration_figures(predictions, metrics, split),
-            **_mistake_figures(split_cache, predictions, metrics, params, split),
+            **_score_figures(calibrated_predictions, metrics, split),
+            **_calibration_figures(calibrated_predictions, metrics, split),
+            **_mistake_figures(
+                split_cache, calibrated_predictions, metrics, params, split
+            ),
         }
     )
 
 
 def _score_figures(
-    predictions: Mapping[str, np.ndarray], metrics: Mapping[str, Any], split: str
+    calibrated: Mapping[str, np.ndarray], metrics: Mapping[str, Any], split: str
 ) -> Figures:
     """Per-class scores, ROC and precision-recall curves, confusion matrix."""
-    labels, probabilities = predictions["labels"], predictions["probabilities"]
+    labels, probabilities = calibrated["labels"], calibrated["probabilities"]
     names = metrics["class_names"]
     return {
         "per_class_metrics.png": plot_per_class_metrics(metrics, split),
@@ -195,7 +197,7 @@ def _score_figures(
 
 
 def _calibration_figures(
-    predictions: Mapping[str, np.ndarray], metrics: Mapping[str, Any], split: str
+    calibrated: Mapping[str, np.ndarray], metrics: Mapping[str, Any], split: str
 ) -> Figures:
     """Reliability diagrams after and before calibration, and the risk-coverage curve."""
     return {
@@ -211,7 +213,7 @@ def _calibration_figures(
             "uncalibrated",
         ),
         "risk_coverage.png": plot_risk_coverage(
-            risk_coverage_curve(predictions["labels"], predictions["probabilities"]),
+            risk_coverage_curve(calibrated["labels"], calibrated["probabilities"]),
             metrics,
             split,
         ),
@@ -220,13 +222,13 @@ def _calibration_figures(
 
 def _mistake_figures(
     split_cache: Mapping[str, np.ndarray],
-    predictions: Mapping[str, np.ndarray],
+    calibrated: Mapping[str, np.ndarray],
     metrics: Mapping[str, Any],
     params: ReportingParams,
     split: str,
 ) -> Figures:
     """The most confident missed tumours and misclassified images."""
-    labels, probabilities = predictions["labels"], predictions["probabilities"]
+    labels, probabilities = calibrated["labels"], calibrated["probabilities"]
     names = metrics["class_names"]
     return {
         "missed_tumours.png": plot_missed_tumours(
@@ -235,7 +237,7 @@ def _mistake_figures(
             probabilities,
             names,
             metrics["negative_class"],
-            paths=predictions["paths"],
+            paths=calibrated["paths"],
             max_images=params.missed_tumour_examples,
             split=split,
         ),
@@ -244,7 +246,7 @@ def _mistake_figures(
             labels,
             probabilities,
             names,
-            paths=predictions["paths"],
+            paths=calibrated["paths"],
             max_images=params.misclassified_examples,
             split=split,
         ),
@@ -255,7 +257,7 @@ def _mistake_figures(
 def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     model: keras.Model,
     test_cache: Mapping[str, np.ndarray],
-    test_predictions: Mapping[str, np.ndarray],
+    test_calibrated_predictions: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
     gradcam: GradcamParams,
     params: ReportingParams,
@@ -263,8 +265,8 @@ def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     """For each class, its most confidently right and wrong test images beside their
     Grad-CAM overlay for the predicted class; one figure per class."""
     names = class_names(classes)
-    labels = np.asarray(test_predictions["labels"])
-    probabilities = np.asarray(test_predictions["probabilities"])
+    labels = np.asarray(test_calibrated_predictions["labels"])
+    probabilities = np.asarray(test_calibrated_predictions["probabilities"])
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     count = params.gradcam_examples_per_class
@@ -277,7 +279,12 @@ def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     }
     indices = np.unique(np.concatenate([i for pair in chosen.values() for i in pair]))
     examples = _cam_examples(
-        model, test_cache, test_predictions, indices, names=names, params=gradcam
+        model,
+        test_cache,
+        test_calibrated_predictions,
+        indices,
+        names=names,
+        params=gradcam,
     )
     return _rendered(
         {
@@ -295,7 +302,7 @@ def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
 def _cam_examples(
     model: keras.Model,
     test_cache: Mapping[str, np.ndarray],
-    test_predictions: Mapping[str, np.ndarray],
+    calibrated: Mapping[str, np.ndarray],
     indices: np.ndarray,
     *,
     names: Sequence[str],
@@ -305,7 +312,7 @@ def _cam_examples(
     predicted class, by index."""
     if not indices.size:
         return {}
-    probabilities = np.asarray(test_predictions["probabilities"])
+    probabilities = np.asarray(calibrated["probabilities"])
     predicted = probabilities.argmax(axis=1)
     images = np.asarray(test_cache["images"][indices])
     heatmaps = make_gradcam_heatmaps(
@@ -315,10 +322,10 @@ def _cam_examples(
         int(index): CamExample(
             image=image,
             overlay=overlay_heatmap(image, heatmap, params.alpha),
-            true_label=names[test_predictions["labels"][index]],
+            true_label=names[calibrated["labels"][index]],
             predicted_label=names[predicted[index]],
             probability=float(probabilities[index].max()),
-            path=str(test_predictions["paths"][index]),
+            path=str(calibrated["paths"][index]),
         )
         for index, image, heatmap in zip(indices, images, heatmaps, strict=True)
     }
@@ -333,7 +340,9 @@ def _captioned(
     captioned = {}
     for name, png in pngs.items():
         stem = name.removesuffix(".png")
-        caption = SPLIT_FIGURES.get(name, stem.replace("_", " ") if readable else stem)
+        caption = SPLIT_FIGURE_CAPTIONS.get(
+            name, stem.replace("_", " ") if readable else stem
+        )
         captioned[f"{prefix}{caption}"] = png
     return captioned
 
@@ -343,7 +352,7 @@ def collect_report_parameters(**groups: Any) -> dict[str, Any]:
     return dict(groups)
 
 
-def build_report(
+def run_report_html(
     *,
     parameters: Mapping[str, Any],
     leakage_summary: Mapping[str, Any],
@@ -367,7 +376,7 @@ def build_report(
     for key, pngs in split_pngs.items():
         shown = {name: png for name, png in pngs.items() if name != NOT_EVALUATED}
         evaluation.update(_captioned(shown, f"{key.removesuffix('_pngs')}: "))
-    return build_html_report(
+    return render_html_report(
         title="Brain tumour MRI classification — run report",
         run_info={
             "package version": __version__,

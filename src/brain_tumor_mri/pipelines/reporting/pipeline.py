@@ -5,11 +5,12 @@ from functools import partial, update_wrapper
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
 from brain_tumor_mri.config.parameters import TRAINING_STAGES, run_groups
+from brain_tumor_mri.core.splits import REPORTED_SPLITS
 from brain_tumor_mri.pipelines.reporting.nodes import (
-    build_report,
     collect_report_parameters,
     dataset_figures,
     gradcam_figures,
+    run_report_html,
     source_group_figures,
     split_figures,
     training_figures,
@@ -20,22 +21,6 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
 # through Kedro's "parameters" input, which kedro-mlflow would log a second time under
 # that prefix.
 REPORTED_PARAMETERS = run_groups(TRAINING_STAGES)
-
-# The evaluated splits that reporting draws, each with the split whose cached images
-# its galleries show: "<split>_adapted" (evaluation's AdaBN splits) and "<split>_tent"
-# (its TENT splits) predict the images of <split>. The evaluation pipeline outputs their "<split>_calibrated_predictions";
-# tests/pipelines/reporting/test_pipeline.py checks that both name the same splits.
-REPORTED_SPLITS = {
-    "val": "val",
-    "test": "test",
-    "test_dedup": "test_dedup",
-    "external": "external",
-    "test_adapted": "test",
-    "test_dedup_adapted": "test_dedup",
-    "external_adapted": "external",
-    "test_tent": "test",
-    "test_dedup_tent": "test_dedup",
-}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -112,7 +97,7 @@ def _report_nodes() -> list[Node]:
             name="collect_report_parameters",
         ),
         node(
-            build_report,
+            run_report_html,
             inputs={
                 "parameters": "report_parameters",
                 "leakage_summary": "leakage_summary",
@@ -129,6 +114,6 @@ def _report_nodes() -> list[Node]:
                 **{f"{split}_pngs": f"{split}_figures" for split in REPORTED_SPLITS},
             },
             outputs="report_html",
-            name="build_html_report",
+            name="build_run_report",
         ),
     ]

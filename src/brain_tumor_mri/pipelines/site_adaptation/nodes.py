@@ -34,8 +34,8 @@ from brain_tumor_mri.core.images.batches import load_images
 from brain_tumor_mri.core.images.encoding import png_bytes
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
-    image_size,
     model_image_preprocessing,
+    model_input_size,
     predict_in_batches,
     prediction_frame,
 )
@@ -93,7 +93,7 @@ def read_site_images(
             key: _hashing_reader(site_images[key], key, hashes)
             for key in sorted(site_images)
         },
-        image_size(site_source_model.model),
+        model_input_size(site_source_model.model),
         model_image_preprocessing(site_source_model.calibration),
         image_input.max_image_pixels,
         image_input.image_formats,

@@ -9,11 +9,8 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from kedro.config import OmegaConfigLoader
 from kedro_datasets.tensorflow import TensorFlowModelDataset
-from pydantic import ValidationError
 
-from brain_tumor_mri.config.base import StrictModel
 from brain_tumor_mri.core.model import (
     BLOCKS_PER_STAGE,
     IMAGENET_FILE,
@@ -23,10 +20,6 @@ from brain_tumor_mri.core.model import (
     set_trainable_stages,
     with_precision,
 )
-from brain_tumor_mri.pipelines.model_construction.params import ModelConstructionParams
-from brain_tumor_mri.pipelines.model_training.params import ModelTrainingParams
-from brain_tumor_mri.settings import CONFIG_LOADER_ARGS
-from tests.conftest import PROJECT_ROOT
 
 SIZE = [32, 32]
 HEAD = {
@@ -50,12 +43,6 @@ RESNET50_NOTOP_PARAMETERS = 23_587_712
 def model() -> keras.Model:
     keras.utils.set_random_seed(0)
     return build_classifier(SIZE, 4, HEAD)
-
-
-MODEL_PARAMETER_SCHEMAS = {
-    "model_construction": ModelConstructionParams,
-    "model_training": ModelTrainingParams,
-}
 
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -165,16 +152,6 @@ def test_weights_from_a_local_file(source: keras.Model, tmp_path: Path, suffix: 
     assert loaded == RESNET50_NOTOP_PARAMETERS
 
 
-def test_missing_weights_file_is_named(tmp_path: Path):
-    params = project_parameters("local")["model_construction"]
-    params["weights"] = str(tmp_path / "missing.h5")
-    with pytest.raises(ValidationError, match="no weights file at .*imagenet.*null"):
-        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
-    for weights in ("imagenet", None):
-        params["weights"] = weights
-        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
-
-
 def test_unreadable_weights_file_is_named(tmp_path: Path):
     path = tmp_path / "notes.weights.h5"
     path.write_text("not weights")
@@ -227,20 +204,6 @@ def test_notebook_head():
     } == {0.5}
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        ({"pooling": "mean"}, r"head\.pooling\n  Input should be 'avg', 'max' or"),
-        ({"dropout": 1.5}, r"head\.dropout\n  Input should be less than 1"),
-    ],
-)
-def test_bad_head_parameters_are_named(change: dict, message: str):
-    """Checked with the other parameters, before the run; build_classifier trusts them."""
-    params = {"weights": None, "head": {**HEAD, **change}}
-    with pytest.raises(ValidationError, match=message):
-        MODEL_PARAMETER_SCHEMAS["model_construction"].model_validate(params)
-
-
 def test_too_small_images_are_refused():
     with pytest.raises(ModelConfigError, match="at least 32x32"):
         build_classifier([16, 16], 4, HEAD)
@@ -281,31 +244,3 @@ def test_freezing_stages(model: keras.Model):
     assert not model.get_layer("preprocess_input").trainable
     with pytest.raises(ModelConfigError, match="'all' or 0 to 5"):
         set_trainable_stages(model, 6, train_batch_norm=False)
-
-
-def project_parameters(env: str) -> dict:
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        **{**CONFIG_LOADER_ARGS, "default_run_env": env},
-    )
-    return loader["parameters"]
-
-
-@pytest.mark.parametrize("env", ["local", "quick"])
-def test_shipped_model_parameters_fit_their_schemas(env: str):
-    params = project_parameters(env)
-    for key, schema in MODEL_PARAMETER_SCHEMAS.items():
-        assert issubclass(schema, StrictModel)
-        schema.model_validate(params[key])
-
-
-def test_wrong_model_parameters_are_named():
-    params = project_parameters("local")
-    params["model_training"]["precision"] = "half"
-    params["model_construction"]["head"]["dropuot"] = 0.2
-    for key, field in (
-        ("model_training", "precision"),
-        ("model_construction", "dropuot"),
-    ):
-        with pytest.raises(ValidationError, match=field):
-            MODEL_PARAMETER_SCHEMAS[key].model_validate(params[key])

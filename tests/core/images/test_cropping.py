@@ -1,4 +1,4 @@
-"""The brain crop and intensity normalisation of the shared image loader."""
+"""The brain crop of the shared image loader, on drawn images and real slices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from brain_tumor_mri.core.images.cropping import brain_box, crop_to_brain
-from brain_tumor_mri.core.images.intensity import normalise_intensity
 from brain_tumor_mri.core.images.loading import load_rgb
 from tests.conftest import SHARED_DATA
 from tests.helpers.raw_folders import IMAGE_PREPROCESSING
@@ -94,29 +93,3 @@ def test_crop_removes_wide_black_borders_of_a_real_slice() -> None:
     dark_whole = (whole.max(axis=-1) < 10).mean()
     dark_cropped = (cropped.max(axis=-1) < 10).mean()
     assert dark_cropped < dark_whole - 0.05
-
-
-def test_percentile_normalisation_stretches_to_the_full_range() -> None:
-    data = (SHARED_DATA / REAL_SLICES[0]).read_bytes()
-    dim = (load_rgb(data).astype(np.float32) * 0.4).astype(np.uint8)
-
-    stretched = normalise_intensity(dim, "percentile")
-
-    assert dim.max() < 110
-    foreground = stretched[dim > 0]
-    assert np.percentile(foreground, 99) >= 250
-    assert stretched.shape == dim.shape
-    assert (stretched[..., 0] == stretched[..., 2]).all()
-
-
-def test_clahe_and_unknown_normalisation() -> None:
-    data = (SHARED_DATA / REAL_SLICES[1]).read_bytes()
-    rgb = load_rgb(data, (128, 128))
-
-    equalised = normalise_intensity(rgb, "clahe")
-
-    assert equalised.shape == rgb.shape and equalised.dtype == np.uint8
-    assert not np.array_equal(equalised, rgb)
-    np.testing.assert_array_equal(normalise_intensity(rgb, None), rgb)
-    with pytest.raises(ValueError, match="percentile, clahe or null"):
-        normalise_intensity(rgb, "zscore")

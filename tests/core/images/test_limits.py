@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image, ImageDraw
 
 from brain_tumor_mri.core.images.decoding import read_header
@@ -18,15 +17,9 @@ from brain_tumor_mri.core.images.limits import (
     check_formats,
 )
 from brain_tumor_mri.core.images.loading import load_rgb, resize_rgb
-from brain_tumor_mri.pipelines.preprocessing.nodes import index_raw_files
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.raw_folders import (
-    CLASSES,
-    IMAGE_INPUT,
-    PREPROCESSING,
-    SOURCE_GROUPS,
     hostile_formats,
-    make_raw_folder,
 )
 
 
@@ -109,27 +102,6 @@ def test_early_shrinking_keeps_the_result_and_the_16_bit_rescale():
     reference = resize_rgb(full, (150, 200))
     assert np.abs(shrunk.astype(int) - reference.astype(int)).mean() < 1.0
     assert shrunk.max() >= 250
-
-
-def test_preprocessing_lists_an_image_over_the_limit_as_unreadable(tmp_path: Path):
-    root = make_raw_folder(tmp_path / "raw")
-    raw = PartitionedDataset(
-        path=str(root),
-        dataset={
-            "type": "text.TextDataset",
-            "fs_args": {"open_args_load": {"mode": "rb"}},
-        },
-    ).load()
-    manifest = index_raw_files(
-        raw,
-        CLASSES,
-        SOURCE_GROUPS,
-        PREPROCESSING,
-        {**IMAGE_INPUT, "max_image_pixels": 64 * 64 - 1},
-    ).set_index("path")
-    row = manifest.loc["Training/pituitary/sixteen.png"]
-    assert row["status"] == "unreadable"
-    assert row["reason"] == "image is 64 x 64 pixels, over the limit of 4095"
 
 
 def test_a_format_is_read_only_when_the_allow_list_names_it(shared_data_dir: Path):

@@ -38,6 +38,17 @@ def latest_model_uri(name: str = "model") -> str:
     )
 
 
+def run_model_uri(run_id: str, name: str = "model") -> str:
+    """URI of the model ``name`` that the run ``run_id`` logged."""
+    experiment = mlflow.get_run(run_id).info.experiment_id
+    (logged,) = mlflow.search_logged_models(
+        experiment_ids=[experiment],
+        filter_string=f"source_run_id = '{run_id}' and name = '{name}'",
+        output_format="list",
+    )
+    return logged.model_uri
+
+
 class ModelVersion(NamedTuple):
     """A model to load (``uri``) and its registered ``version`` (None for a model
     that is not a registered version, e.g. ``runs:/<run id>/model``)."""
