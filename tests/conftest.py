@@ -74,6 +74,15 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
+@pytest.fixture(scope="session")
+def small_model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small real Keras model as a local MLflow model folder, for the inference runs
+    that need no training run (saved once: MLflow takes seconds to save a model)."""
+    from tests.helpers.small_models import save_small_model  # noqa: PLC0415 (Keras)
+
+    return save_small_model(tmp_path_factory.mktemp("small_model"))
+
+
 @pytest.fixture(autouse=True)
 def mlflow_state_stays_in_its_test():
     """End any MLflow run a test leaves active and restore the tracking URI it found.

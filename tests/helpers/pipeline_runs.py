@@ -44,15 +44,17 @@ def project_catalog(
 
 
 def run_in_process(
-    project: Path, pipeline: Pipeline, **runtime_params: Any
+    project: Path, pipeline: Pipeline, *, mlflow_run: bool = True, **runtime_params: Any
 ) -> tuple[DataCatalog, dict[str, Any]]:
     """``pipeline`` run by a ``SequentialRunner`` on ``project_catalog``: the catalog
-    and the runner's outputs (their datasets). Its MLflow datasets log to one run of
-    an experiment of its own in the project's store (``mlflow.db``), as in a session;
-    an experiment of its own because an earlier test's session may have left another
-    store's experiment id active."""
+    and the runner's outputs (their datasets). MLflow's store is the project's
+    (``mlflow.db``), as in a session; with ``mlflow_run``, the MLflow datasets log to
+    one run of an experiment of its own (an earlier test's session may have left
+    another store's experiment id active), as kedro-mlflow opens one for a session."""
     catalog = project_catalog(project, pipeline, **runtime_params)
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    if not mlflow_run:
+        return catalog, SequentialRunner().run(pipeline, catalog)
     mlflow.set_experiment("in_process")
     with mlflow.start_run():
         outputs = SequentialRunner().run(pipeline, catalog)
