@@ -83,6 +83,25 @@ def small_model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return save_small_model(tmp_path_factory.mktemp("small_model"))
 
 
+@pytest.fixture(scope="session")
+def calibration(
+    quick_training_run: QuickTrainingRun, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    """The calibration.json that the quick training run logged to MLflow."""
+    from tests.helpers.quick_run import run_calibration  # noqa: PLC0415
+
+    return run_calibration(quick_training_run, tmp_path_factory.mktemp("calibration"))
+
+
+@pytest.fixture(scope="session")
+def trained_model(quick_training_run: QuickTrainingRun):
+    """The quick training run's trained Keras model, loaded from its project."""
+    from kedro_datasets.tensorflow import TensorFlowModelDataset  # noqa: PLC0415
+
+    path = quick_training_run.project_path / "data/06_models/trained_model.keras"
+    return TensorFlowModelDataset(filepath=str(path)).load()
+
+
 @pytest.fixture(autouse=True)
 def mlflow_state_stays_in_its_test():
     """End any MLflow run a test leaves active and restore the tracking URI it found.

@@ -1,4 +1,5 @@
-"""Fixtures of the dataset tests: a throw-away MLflow store."""
+"""Fixtures of the dataset tests: a throw-away MLflow store, or the tracking URI of
+another for one test."""
 
 from __future__ import annotations
 
@@ -14,3 +15,11 @@ def tracking_store(tmp_path: Path) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+@pytest.fixture
+def tracking_uri():
+    """Sets MLflow's tracking URI for one test, as kedro-mlflow does for a session."""
+    previous = mlflow.get_tracking_uri()
+    yield mlflow.set_tracking_uri
+    mlflow.set_tracking_uri(previous)
