@@ -48,6 +48,8 @@ from brain_tumor_mri.core.model import build_classifier, with_precision
 from brain_tumor_mri.datasets import NumpyArraysDataset
 from brain_tumor_mri.pipelines.model_training.tf_data import training_dataset
 
+from support import SMALL_HEAD
+
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("synthetic", "tfdata", "notebook")
 # The augmentation of conf/base/parameters_model_training.yml.
@@ -158,7 +160,7 @@ def measure(variant: str, args: argparse.Namespace) -> dict:
     size = cache["images"].shape[1:3]
     num_classes = 4
     model = with_precision(
-        build_classifier(size, num_classes, {"pooling": "avg", "dropout": 0.3}),
+        build_classifier(size, num_classes, SMALL_HEAD),
         args.precision,
     )
     optimizer = keras.optimizers.Adam(1e-3)

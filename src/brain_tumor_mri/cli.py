@@ -1,5 +1,5 @@
-"""Project commands of the ``kedro`` CLI: ``kedro worker``, ``kedro review``, and
-Kedro's own ``run``.
+"""Project commands of the ``kedro`` CLI: ``kedro worker``, ``kedro review``,
+``kedro registry list`` (names only), and Kedro's own ``run``.
 
 Kedro finds this module by its name (``<package>.cli``) and adds the commands of its
 ``cli`` group to ``kedro``'s; ``python -m brain_tumor_mri`` runs the ``run`` of this
@@ -12,13 +12,16 @@ import logging
 from typing import Any
 
 import click
+import yaml
 from kedro.framework.cli.project import run
+from kedro.framework.cli.registry import describe_registered_pipeline
 
 from brain_tumor_mri.framework.multi_worker import (
     is_chief,
     tf_config_workers,
     worker_name,
 )
+from brain_tumor_mri.pipeline_registry import registered_names
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,23 @@ def cli() -> None:
 
 
 cli.add_command(worker)
+
+
+# Kedro lets a project's cli.py override its own commands. Its `registry list` makes
+# every pipeline (so imports every node, and TensorFlow) to print their names; upstream
+# means to list them from the folders alone (kedro-org/kedro#5550). This one does.
+@cli.group()
+def registry() -> None:
+    """Commands for working with registered pipelines."""
+
+
+@registry.command("list")
+def list_registered_pipelines() -> None:
+    """List all pipelines defined in your pipeline_registry.py file."""
+    click.echo(yaml.dump(registered_names()))
+
+
+registry.add_command(describe_registered_pipeline)
 
 REVIEW_HELP = """Serve the review page: upload MRI slices or DICOMs, see the model's answer.
 

@@ -21,18 +21,18 @@ from kedro.pipeline import Pipeline
 from pydantic import BaseModel
 
 import brain_tumor_mri.pipelines as pipelines_package
-from brain_tumor_mri.config.parameters import RUN_SCHEMAS, pipeline_schemas
-from brain_tumor_mri.config.shared import SHARED_SCHEMAS
-from brain_tumor_mri.pipeline_registry import (
-    TRAINING_STAGES,
-    pipeline_names,
-    register_pipelines,
+from brain_tumor_mri.config.parameters import (
+    PIPELINE_NAMES,
+    PIPELINE_SCHEMAS,
+    RUN_SCHEMAS,
+    own_schemas,
 )
+from brain_tumor_mri.config.shared import SHARED_SCHEMAS
+from brain_tumor_mri.pipeline_registry import register_pipelines
 from brain_tumor_mri.pipelines.reporting.pipeline import REPORTED_PARAMETERS
 from tests.conftest import PROJECT_ROOT
 
 PIPELINES_DIR = Path(pipelines_package.__file__).parent
-PIPELINE_NAMES = pipeline_names()
 COMMON_GROUPS = set(SHARED_SCHEMAS) | set(RUN_SCHEMAS)
 # The report shows the run's parameters: this node passes every group on to the
 # HTML page as it is, and no value of them changes what any node computes.
@@ -45,14 +45,6 @@ DISPLAY_ONLY = {
 def project_pipelines() -> dict[str, Pipeline]:
     bootstrap_project(PROJECT_ROOT)
     return register_pipelines()
-
-
-def own_groups(pipeline: str) -> set[str]:
-    """The parameter groups that ``pipelines/<pipeline>/params.py`` declares."""
-    module = __import__(
-        f"brain_tumor_mri.pipelines.{pipeline}.params", fromlist=["SCHEMAS"]
-    )
-    return set(module.SCHEMAS)
 
 
 def parameter_inputs(pipeline: str) -> list[tuple[str, str, Any]]:
@@ -78,7 +70,7 @@ def parameter_inputs(pipeline: str) -> list[tuple[str, str, Any]]:
 
 @pytest.mark.parametrize("pipeline", PIPELINE_NAMES)
 def test_a_pipeline_reads_only_its_own_and_the_shared_parameters(pipeline: str):
-    allowed = own_groups(pipeline) | COMMON_GROUPS
+    allowed = set(own_schemas(pipeline)) | COMMON_GROUPS
     foreign = [
         f"{node}: {dataset}"
         for node, dataset, _ in parameter_inputs(pipeline)
@@ -103,7 +95,7 @@ def test_a_parameter_group_reaches_its_node_as_a_schema_object(pipeline: str):
     """The pipeline's own groups (``params:evaluation``, ``params:evaluation.review``)
     reach their nodes typed with their schema, never as a dict. The shared values
     (``classes``, ``image_preprocessing``) go on to the core, which takes plain data."""
-    own = own_groups(pipeline)
+    own = set(own_schemas(pipeline))
     raw = [
         f"{node}: {dataset} is annotated {annotation!r}"
         for node, dataset, annotation in parameter_inputs(pipeline)
@@ -114,10 +106,38 @@ def test_a_parameter_group_reaches_its_node_as_a_schema_object(pipeline: str):
     assert not raw, "\n".join(raw)
 
 
+# The shared groups that have a schema of their own (a StrictModel, not a plain value).
+SHARED_MODEL_GROUPS = {
+    group
+    for group, schema in SHARED_SCHEMAS.items()
+    if isinstance(schema, type) and issubclass(schema, BaseModel)
+}
+
+
+@pytest.mark.parametrize("pipeline", PIPELINE_NAMES)
+def test_a_node_takes_whole_groups_typed_with_their_schema(pipeline: str):
+    """``params:image_input``, never ``params:image_input.image_formats``; and a shared
+    group with a schema (``gradcam``, ``image_input``, ...) reaches its node as that
+    schema, as the pipeline's own do."""
+    wrong = [
+        f"{node}: {dataset} ({annotation!r})"
+        for node, dataset, annotation in parameter_inputs(pipeline)
+        if (node, dataset) not in DISPLAY_ONLY
+        and (
+            "." in dataset
+            or (
+                dataset.removeprefix("params:") in SHARED_MODEL_GROUPS
+                and (annotation is None or _is_raw_mapping(annotation))
+            )
+        )
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def schema_field_names() -> set[str]:
     """Every key that any parameter schema defines, at any depth, but the names of
     the groups themselves (``source_groups`` is also a key of the metrics)."""
-    top_level = {**SHARED_SCHEMAS, **RUN_SCHEMAS, **pipeline_schemas()}
+    top_level = {**SHARED_SCHEMAS, **RUN_SCHEMAS, **PIPELINE_SCHEMAS}
     names = {
         name
         for name, schema in top_level.items()
@@ -168,11 +188,3 @@ def test_the_default_check_catches_a_default_read():
     assert defaults_read_in(source, {"batch_size"}) == [
         "line 2: params.get('batch_size', 32)"
     ]
-
-
-def test_training_chains_every_stage_but_inference_and_site_adaptation():
-    """The two that start from a registered model and a folder of new images."""
-    assert set(TRAINING_STAGES) == set(PIPELINE_NAMES) - {
-        "inference",
-        "site_adaptation",
-    }

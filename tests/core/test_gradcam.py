@@ -101,7 +101,7 @@ def test_heatmap_peaks_inside_the_bright_patch(trained_quadrant_model) -> None:
     assert (probabilities.argmax(axis=1) == labels).mean() >= 0.9
 
     heatmaps = make_gradcam_heatmaps(
-        trained_quadrant_model, images, labels, layer_name="last_conv", batch_size=32
+        trained_quadrant_model, images, labels, "last_conv", batch_size=32
     )
 
     assert heatmaps.shape == (80, 16, 16)
@@ -121,10 +121,10 @@ def test_heatmaps_default_to_the_predicted_class(trained_quadrant_model) -> None
     predicted = trained_quadrant_model.predict(images, verbose=0).argmax(axis=1)
 
     default = make_gradcam_heatmaps(
-        trained_quadrant_model, images, layer_name="last_conv"
+        trained_quadrant_model, images, None, "last_conv", 8
     )
     explicit = make_gradcam_heatmaps(
-        trained_quadrant_model, images, predicted, layer_name="last_conv"
+        trained_quadrant_model, images, predicted, "last_conv", 8
     )
 
     np.testing.assert_allclose(default, explicit, atol=1e-6)
@@ -135,7 +135,9 @@ def test_unknown_layer_is_reported(trained_quadrant_model) -> None:
         make_gradcam_heatmaps(
             trained_quadrant_model,
             np.zeros((1, SIZE, SIZE, 3)),
-            layer_name="no_such_layer",
+            None,
+            "no_such_layer",
+            1,
         )
 
 
@@ -163,7 +165,7 @@ def test_model_whose_output_is_not_a_dense_softmax() -> None:
     model = keras.Model(inputs, outputs)
     images, _, _ = bright_patch_images(5, seed=4)
 
-    heatmaps = make_gradcam_heatmaps(model, images, layer_name="features")
+    heatmaps = make_gradcam_heatmaps(model, images, None, "features", 5)
 
     assert heatmaps.shape == (5, 30, 30)
     assert 0.0 <= heatmaps.min() <= heatmaps.max() <= 1.0

@@ -22,7 +22,13 @@ from brain_tumor_mri.core.model import (
 )
 
 SIZE = [32, 32]
-HEAD = {"pooling": "avg", "hidden_units": [], "dropout": 0.3}
+HEAD = {
+    "pooling": "avg",
+    "hidden_units": [],
+    "activation": "relu",
+    "batch_norm": False,
+    "dropout": 0.3,
+}
 NOTEBOOK_HEAD = {
     "pooling": "flatten",
     "hidden_units": [1024, 512],

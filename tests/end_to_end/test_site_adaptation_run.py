@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.core.adaptation import batch_norm_statistics
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.images.loading import load_rgb
@@ -30,6 +31,7 @@ from brain_tumor_mri.pipelines.site_adaptation.nodes import content_fingerprint
 from brain_tumor_mri.review.app import Reviewer, load_classifier
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
+from tests.helpers.predictions import GRADCAM
 from tests.serving.test_image_classifier import (
     PROBABILITIES,
     b64,
@@ -254,7 +256,9 @@ def test_the_adapted_version_serves_like_any_other(site_run: SiteRun):
         adapted.predict_on_batch(image), source.predict_on_batch(image), atol=1e-6
     )
     assert MlflowModelCalibrationDataset(model_uri=uri).load() == calibration
-    shown = Reviewer(classifier, uri).describe()["calibration"]
+    shown = Reviewer(classifier, uri, GradcamParams(**GRADCAM)).describe()[
+        "calibration"
+    ]
     assert shown["adapted"]["site_images"] == len(site_run.images)
 
 

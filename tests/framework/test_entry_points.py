@@ -1,6 +1,7 @@
 """The project's entry points stay light: ``settings.py``, ``cli.py``, the hooks and
-the pipeline registry import no TensorFlow or Keras, and ``kedro --help`` and
-``kedro registry list`` none either. The registry still holds the same pipelines.
+the pipeline registry import no TensorFlow or Keras, ``kedro --help`` and ``kedro
+registry list`` none either, and ``kedro run --pipelines inference`` only the nodes it
+runs. The registry still holds the same pipelines.
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ import pytest
 from kedro.framework.project import configure_project, find_pipelines, pipelines
 from kedro.framework.startup import bootstrap_project
 
-from brain_tumor_mri.pipeline_registry import (
-    TRAINING_STAGES,
-    pipeline_names,
-    register_pipelines,
-)
+from brain_tumor_mri.config.parameters import PIPELINE_NAMES, TRAINING_STAGES
+from brain_tumor_mri.pipeline_registry import register_pipelines, registered_names
 from tests.conftest import PROJECT_ROOT
 
 HEAVY = ("tensorflow", "keras")
@@ -77,18 +75,33 @@ def test_settings_cli_and_hooks_import_no_tensorflow():
     assert not heavy_or_nodes(modules)
 
 
-def test_the_registry_names_its_pipelines_without_importing_them():
-    """What ``kedro registry list`` does: Kedro's registry, read through."""
+def test_kedro_registry_list_prints_every_registered_name():
+    """``kedro registry list`` (the project's, from the folders) prints the names that
+    Kedro's registry holds once it has made every pipeline."""
+    bootstrap_project(PROJECT_ROOT)
+    assert registered_names() == sorted(PIPELINE_FOLDERS | {"__default__", "training"})
+    assert registered_names() == sorted(pipelines)
+
+
+def test_kedro_run_of_one_pipeline_imports_only_its_nodes():
+    """What ``kedro run --pipelines inference`` does: Kedro asks the registry for it
+    alone."""
     code = (
         "from pathlib import Path\n"
         "from kedro.framework.startup import bootstrap_project\n"
         "bootstrap_project(Path.cwd())\n"
         "from kedro.framework.project import pipelines\n"
+        "pipelines.set_requested(['inference'])\n"
         "print(json.dumps(sorted(pipelines)))"
     )
     *_, names, modules = printed_lines(code)
-    assert json.loads(names) == sorted(PIPELINE_FOLDERS | {"__default__", "training"})
-    assert not heavy_or_nodes(json.loads(modules))
+    assert json.loads(names) == ["inference"]
+    assert {
+        module.split(".")[2]
+        for module in json.loads(modules)
+        if module.startswith("brain_tumor_mri.pipelines.")
+        and module.rsplit(".", 1)[-1] in ("nodes", "pipeline")
+    } == {"inference"}
 
 
 @pytest.mark.parametrize("command", [["--help"], ["registry", "list"]])
@@ -107,7 +120,7 @@ def test_kedro_commands_that_run_no_pipeline_import_no_tensorflow(command: list[
 
 
 def test_every_pipeline_folder_is_registered_as_find_pipelines_finds_it():
-    assert set(pipeline_names()) == PIPELINE_FOLDERS
+    assert set(PIPELINE_NAMES) == PIPELINE_FOLDERS
     configure_project("brain_tumor_mri")
     found = find_pipelines(raise_errors=True)
     registered = register_pipelines()

@@ -29,6 +29,16 @@ EVALUATION = {
 SEED = 42
 # The shared screening group as conf/base/parameters.yml ships it.
 SCREENING = {"min_specificity": 0.75}
+# A head of model_construction (every key of its schema): pooling into the softmax.
+SMALL_HEAD = {
+    "pooling": "avg",
+    "hidden_units": [],
+    "activation": "relu",
+    "batch_norm": False,
+    "dropout": 0.0,
+}
+# The shared gradcam group as conf/base/parameters.yml ships it.
+GRADCAM = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 16}
 CALIBRATION = {
     "temperature": 1.5,
     "confidence_threshold": 0.3,

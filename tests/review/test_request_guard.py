@@ -18,10 +18,12 @@ import keras
 import pytest
 import uvicorn
 
+from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.review.app import Reviewer, create_app
 from brain_tumor_mri.review.guard import allowed_hosts
 from brain_tumor_mri.serving.image_classifier import ImageClassifier
 from tests.helpers.browser import HOST, free_port
+from tests.helpers.predictions import GRADCAM
 
 CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
 # A small limit, so that the test sends a body over it quickly.
@@ -43,7 +45,7 @@ def port() -> Iterator[int]:
     """The review page's app, served by uvicorn on 127.0.0.1 at a free port, with the
     hosts that ``kedro review`` allows by default."""
     port = free_port()
-    reviewer = Reviewer(small_classifier(), "small-model")
+    reviewer = Reviewer(small_classifier(), "small-model", GradcamParams(**GRADCAM))
     app = create_app(reviewer, allowed_hosts(HOST, port), max_request_bytes=MAX_BYTES)
     server = uvicorn.Server(
         uvicorn.Config(app, host=HOST, port=port, log_level="warning")

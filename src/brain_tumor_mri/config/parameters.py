@@ -4,14 +4,18 @@ A wrong parameter (a typo, a value out of range, a wrong type) stops ``kedro run
 once with one line per problem, instead of failing later inside a node. The schemas
 come from three places: the shared values (``config/shared.py``), the run's own values
 (below), and each pipeline's ``params.py``, whose ``SCHEMAS`` names the groups that
-the pipeline owns. Pipelines are found by their folders, as Kedro's
-``find_pipelines`` finds them.
+the pipeline owns.
+
+This module also holds the one listing of the pipelines (``PIPELINE_NAMES``: the
+folders of ``pipelines/``, as Kedro's ``find_pipelines`` finds them) and of the stages
+that ``training`` chains; the pipeline registry and the report read them from here.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +25,20 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from brain_tumor_mri.config.base import StrictModel
 from brain_tumor_mri.config.shared import SHARED_SCHEMAS
 
-__all__ = ["PARAMETER_SCHEMAS", "ParameterError", "StrictModel", "check_parameters"]
+__all__ = [
+    "PARAMETER_SCHEMAS",
+    "PIPELINE_NAMES",
+    "TRAINING_STAGES",
+    "ParameterError",
+    "StrictModel",
+    "check_parameters",
+    "run_groups",
+]
+
+PIPELINES_PACKAGE = "brain_tumor_mri.pipelines"
+# The pipelines that start from a registered model and a folder of new images; every
+# other pipeline is a stage of ``training``, the chain from raw images to the report.
+OUTSIDE_TRAINING = ("inference", "site_adaptation")
 
 
 class ParameterError(click.ClickException):
@@ -50,27 +67,61 @@ RUN_SCHEMAS: dict[str, Any] = {
 }
 
 
+def pipeline_names() -> list[str]:
+    """The folders of ``pipelines/``, one pipeline each, as Kedro's ``find_pipelines``
+    lists them (no ``__pycache__``, no hidden folder)."""
+    return sorted(
+        folder.name
+        for folder in importlib.resources.files(PIPELINES_PACKAGE).iterdir()
+        if folder.is_dir() and folder.name != "__pycache__"
+        if not folder.name.startswith(".")
+    )
+
+
+# The one listing of the pipelines, read by the registry and the report.
+PIPELINE_NAMES: tuple[str, ...] = tuple(pipeline_names())
+TRAINING_STAGES: tuple[str, ...] = tuple(
+    name for name in PIPELINE_NAMES if name not in OUTSIDE_TRAINING
+)
+
+
+def own_schemas(pipeline: str) -> dict[str, Any]:
+    """The ``SCHEMAS`` of ``pipelines/<pipeline>/params.py``: the groups it owns (none
+    without a ``params.py``)."""
+    if not (
+        importlib.resources.files(PIPELINES_PACKAGE) / pipeline / "params.py"
+    ).is_file():
+        return {}
+    return importlib.import_module(f"{PIPELINES_PACKAGE}.{pipeline}.params").SCHEMAS
+
+
 def pipeline_schemas() -> dict[str, Any]:
-    """The ``SCHEMAS`` of every ``pipelines/<name>/params.py``; a group that two
-    pipelines claim is an error."""
-    package = importlib.import_module("brain_tumor_mri.pipelines")
+    """The ``SCHEMAS`` of every pipeline; a group that two pipelines claim is an
+    error."""
     schemas: dict[str, Any] = {}
-    for folder in sorted(Path(package.__file__).parent.iterdir()):
-        if not (folder / "params.py").is_file():
-            continue
-        module = importlib.import_module(f"{package.__name__}.{folder.name}.params")
-        for group, schema in module.SCHEMAS.items():
+    for name in PIPELINE_NAMES:
+        for group, schema in own_schemas(name).items():
             if group in schemas or group in SHARED_SCHEMAS or group in RUN_SCHEMAS:
                 raise RuntimeError(f"Parameter group '{group}' has two schemas.")
             schemas[group] = schema
     return schemas
 
 
+PIPELINE_SCHEMAS: dict[str, Any] = pipeline_schemas()
 PARAMETER_SCHEMAS: dict[str, Any] = {
     **SHARED_SCHEMAS,
     **RUN_SCHEMAS,
-    **pipeline_schemas(),
+    **PIPELINE_SCHEMAS,
 }
+
+
+def run_groups(pipelines: tuple[str, ...] = TRAINING_STAGES) -> tuple[str, ...]:
+    """The parameter groups that a run of ``pipelines`` reads: the shared ones, then
+    each pipeline's own, in the listing's order."""
+    return (
+        *SHARED_SCHEMAS,
+        *(group for name in pipelines for group in own_schemas(name)),
+    )
 
 
 def unknown_keys(params: dict[str, Any]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from brain_tumor_mri.config.base import StrictModel
-from brain_tumor_mri.core.images.limits import check_formats
+from brain_tumor_mri.core.images.limits import MIN_IMAGE_SIDE, check_formats
 
 
 class ClassSpec(StrictModel):
@@ -58,7 +58,8 @@ class ScreeningParams(StrictModel):
 SHARED_SCHEMAS: dict[str, Any] = {
     "seed": int,
     "image_size": Annotated[
-        list[Annotated[int, Field(ge=8)]], Field(min_length=2, max_length=2)
+        list[Annotated[int, Field(ge=MIN_IMAGE_SIDE)]],
+        Field(min_length=2, max_length=2),
     ],
     "classes": Annotated[list[ClassSpec], Field(min_length=2)],
     "negative_class": Annotated[str, Field(min_length=1)],

@@ -6,7 +6,9 @@ of the class score with respect to the feature maps from ``tf.GradientTape``, th
 channel weights as the spatial mean of that gradient, and the ReLU of the weighted
 sum of the feature maps, normalised to [0, 1]. As in the example and in the paper,
 the class score is the logit (before the softmax) when the output layer is a Dense
-softmax, because the softmax saturates on confident predictions.
+softmax, because the softmax saturates on confident predictions. The layer, the batch
+size and the overlay's opacity are the shared ``gradcam`` parameters (``conf/``): no
+default here.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import cv2
 import keras
 import numpy as np
 import tensorflow as tf
-
-DEFAULT_LAYER = "conv5_block3_out"
 
 
 def _softmax_dense(layer: keras.layers.Layer) -> bool:
@@ -27,7 +27,7 @@ def _softmax_dense(layer: keras.layers.Layer) -> bool:
 
 
 def gradcam_model(
-    model: keras.Model, layer_name: str = DEFAULT_LAYER
+    model: keras.Model, layer_name: str
 ) -> tuple[keras.Model, keras.layers.Layer | None]:
     """A model from the inputs to (feature maps of ``layer_name``, class scores).
 
@@ -45,13 +45,13 @@ def gradcam_model(
 def make_gradcam_heatmaps(
     model: keras.Model,
     images: np.ndarray,
-    class_indices: np.ndarray | None = None,
-    layer_name: str = DEFAULT_LAYER,
-    batch_size: int = 32,
+    class_indices: np.ndarray | None,
+    layer_name: str,
+    batch_size: int,
 ) -> np.ndarray:
     """Heatmaps ``(n, h, w)`` in [0, 1] at the layer's resolution, one per image.
 
-    ``class_indices`` are the classes to explain; by default the predicted ones. A
+    ``class_indices`` are the classes to explain; ``None`` for the predicted ones. A
     heatmap with no positive evidence is all zeros.
     """
     grad_model, dense = gradcam_model(model, layer_name)
@@ -104,7 +104,7 @@ def resize_heatmap(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def overlay_heatmap(
-    image_uint8: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4
+    image_uint8: np.ndarray, heatmap: np.ndarray, alpha: float
 ) -> np.ndarray:
     """The RGB image blended with the heatmap in OpenCV's JET colour map (uint8 RGB)."""
     image = np.asarray(image_uint8)

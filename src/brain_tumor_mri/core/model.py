@@ -15,6 +15,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from brain_tumor_mri.core.images.limits import MIN_IMAGE_SIDE
+
 PREPROCESSING_LAYER = "preprocess_input"
 OUTPUT_LAYER = "predictions"
 FEATURES_LAYER = "conv5_block3_out"
@@ -76,19 +78,21 @@ def preprocessing_layer() -> keras.layers.Conv2D:
 def classification_head(
     features: keras.KerasTensor, num_classes: int, params: Mapping[str, Any]
 ) -> keras.KerasTensor:
-    """Pooling, optional dense blocks (Dense, BatchNorm, Dropout), dropout and softmax."""
-    pooling = params.get("pooling", "avg")
+    """Pooling, optional dense blocks (Dense, BatchNorm, Dropout), dropout and softmax.
+
+    ``params`` has every key of the ``head`` group (``pooling``, ``hidden_units``,
+    ``activation``, ``batch_norm``, ``dropout``): their defaults live in ``conf/`` and
+    the schema only."""
+    pooling = params["pooling"]
     x = POOLING[pooling](name=f"head_{pooling}")(features)
-    for index, units in enumerate(params.get("hidden_units") or [], start=1):
+    for index, units in enumerate(params["hidden_units"], start=1):
         x = keras.layers.Dense(
-            int(units),
-            activation=params.get("activation", "relu"),
-            name=f"head_dense_{index}",
+            int(units), activation=params["activation"], name=f"head_dense_{index}"
         )(x)
-        if params.get("batch_norm", False):
+        if params["batch_norm"]:
             x = keras.layers.BatchNormalization(name=f"head_bn_{index}")(x)
         x = keras.layers.Dropout(params["dropout"], name=f"head_dropout_{index}")(x)
-    if not params.get("hidden_units"):
+    if not params["hidden_units"]:
         x = keras.layers.Dropout(params["dropout"], name="head_dropout")(x)
     return keras.layers.Dense(
         num_classes, activation="softmax", dtype="float32", name=OUTPUT_LAYER
@@ -103,9 +107,10 @@ def build_classifier(
 ) -> keras.Model:
     """ResNet-50 on uint8-range RGB images of ``image_size``, softmax over the classes."""
     height, width = (int(side) for side in image_size)
-    if min(height, width) < 32:
+    if min(height, width) < MIN_IMAGE_SIDE:
         raise ModelConfigError(
-            f"image_size {height}x{width} is too small: ResNet-50 needs at least 32x32."
+            f"image_size {height}x{width} is too small: ResNet-50 needs at least "
+            f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}."
         )
     weights_file = resolve_weights(weights)
     inputs = keras.Input(shape=(height, width, 3), name="image")

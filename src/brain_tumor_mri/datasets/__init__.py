@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from brain_tumor_mri.datasets.optional_partitioned_dataset import (
         OptionalPartitionedDataset,
     )
+    from brain_tumor_mri.datasets.png_files_dataset import PngFilesDataset
 
 # Each public name and the module of this package that defines it.
 _MODULE_OF = {
@@ -52,6 +53,7 @@ _MODULE_OF = {
     "ModelWithExample": "mlflow_keras_model_dataset",
     "NumpyArraysDataset": "numpy_arrays_dataset",
     "OptionalPartitionedDataset": "optional_partitioned_dataset",
+    "PngFilesDataset": "png_files_dataset",
     "SourceModel": "mlflow_model_version_dataset",
 }
 
@@ -67,6 +69,7 @@ __all__ = [
     "ModelWithExample",
     "NumpyArraysDataset",
     "OptionalPartitionedDataset",
+    "PngFilesDataset",
     "SourceModel",
 ]
 

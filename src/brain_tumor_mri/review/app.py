@@ -30,11 +30,8 @@ from mlflow.exceptions import MlflowException
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from brain_tumor_mri.core.gradcam import (
-    DEFAULT_LAYER,
-    make_gradcam_heatmaps,
-    overlay_heatmap,
-)
+from brain_tumor_mri.config.shared import GradcamParams
+from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
 from brain_tumor_mri.core.images.loading import load_rgb
 from brain_tumor_mri.core.prediction import (
     REVIEW_COLUMN,
@@ -43,7 +40,7 @@ from brain_tumor_mri.core.prediction import (
 )
 from brain_tumor_mri.model_store.model_uris import not_servable_message
 from brain_tumor_mri.review.guard import MAX_REQUEST_BYTES, RequestGuard
-from brain_tumor_mri.serving.image_classifier import BATCH_SIZE, ImageClassifier
+from brain_tumor_mri.serving.image_classifier import ImageClassifier
 from brain_tumor_mri.serving.request import decode_base64_image, read_request_images
 
 # Longest side, in pixels, of the images the page shows.
@@ -93,15 +90,11 @@ class Reviewer:
         self,
         classifier: ImageClassifier,
         model_uri: str,
-        gradcam_layer: str = DEFAULT_LAYER,
-        gradcam_alpha: float = 0.4,
-        gradcam_batch_size: int = BATCH_SIZE,
+        gradcam: GradcamParams,
     ) -> None:
         self.classifier = classifier
         self.model_uri = model_uri
-        self.gradcam_layer = gradcam_layer
-        self.gradcam_alpha = gradcam_alpha
-        self.gradcam_batch_size = gradcam_batch_size
+        self.gradcam = gradcam
         # One request at a time uses the model: Keras models are not thread-safe.
         self._lock = threading.Lock()
 
@@ -133,8 +126,8 @@ class Reviewer:
                 np.asarray(
                     [classifier.classes.index(c) for c in answers["predicted_class"]]
                 ),
-                self.gradcam_layer,
-                self.gradcam_batch_size,
+                self.gradcam.layer,
+                self.gradcam.batch_size,
             )
         results: list[dict] = [
             {"name": name, "status": "unreadable", "reason": problems.get(row, "")}
@@ -158,7 +151,7 @@ class Reviewer:
                 needs_review=bool(answer[REVIEW_COLUMN]),
                 slice=_png_data_url(shown),
                 gradcam=_png_data_url(
-                    overlay_heatmap(shown, heatmaps[index], self.gradcam_alpha)
+                    overlay_heatmap(shown, heatmaps[index], self.gradcam.alpha)
                 ),
             )
         return results

@@ -10,6 +10,7 @@ import click
 import uvicorn
 from kedro.framework.session import KedroSession
 
+from brain_tumor_mri.config.shared import GradcamParams
 from brain_tumor_mri.model_store.model_uris import (
     ModelUriError,
     check_servable_model_uri,
@@ -44,7 +45,8 @@ def serve_review_page(  # noqa: PLR0913 (the options of kedro review)
     """
     with KedroSession.create(project_path=Path.cwd(), env=env) as session:
         context = session.load_context()
-        gradcam = context.params["gradcam"]
+        # Checked with the pipelines' schema: the same values, the same errors.
+        gradcam = GradcamParams.model_validate(context.params["gradcam"])
         catalog = context.config_loader["catalog"]
         registered = catalog["servable_model"]["registered_model_name"]
     model_uri = model_uri or latest_registered_uri(registered)
@@ -56,9 +58,7 @@ def serve_review_page(  # noqa: PLR0913 (the options of kedro review)
     reviewer = Reviewer(
         load_classifier(model_uri),
         model_uri,
-        gradcam_layer=gradcam["layer"],
-        gradcam_alpha=float(gradcam["alpha"]),
-        gradcam_batch_size=int(gradcam["batch_size"]),
+        gradcam,
     )
     logger.info("The review page is at http://%s:%d (Ctrl+C stops it).", host, port)
     app = create_app(

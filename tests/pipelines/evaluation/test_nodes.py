@@ -197,7 +197,7 @@ def test_calibration_nodes_fit_on_validation_and_keep_the_argmax(small_model) ->
 
     fit = fit_validation_temperature(predictions)
     calibrated = calibrate_probabilities(predictions, fit)
-    threshold = choose_review_threshold(calibrated, SOURCE_GROUPS, EVALUATION["review"])
+    threshold = choose_review_threshold(calibrated, SOURCE_GROUPS, EVALUATION)
     calibration = record_calibration(fit, threshold, IMAGE_PREPROCESSING)
 
     assert fit["nll_after"] <= fit["nll_before"]
@@ -293,7 +293,7 @@ def test_the_review_threshold_holds_in_every_source_group() -> None:
         "probabilities": probabilities,
         "groups": np.array(["a"] * 40 + ["b"] * 40),
     }
-    review = {"target_accuracy": 0.9}
+    review = {**EVALUATION, "review": {"target_accuracy": 0.9}}
     plain = choose_review_threshold(
         {k: v for k, v in predictions.items() if k != "groups"}, SOURCE_GROUPS, review
     )

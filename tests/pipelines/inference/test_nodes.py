@@ -17,12 +17,12 @@ from brain_tumor_mri.core.images.limits import DEFAULT_FORMATS, DEFAULT_MAX_PIXE
 from brain_tumor_mri.core.model import build_classifier
 from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from tests.conftest import QuickTrainingRun
+from tests.helpers.predictions import GRADCAM, SMALL_HEAD
 from tests.helpers.quick_run import CLASS_NAMES, PROBABILITIES
-from tests.helpers.raw_folders import CLASSES, IMAGE_PREPROCESSING
+from tests.helpers.raw_folders import CLASSES, IMAGE_INPUT, IMAGE_PREPROCESSING
 
 # The inference group of conf/base/parameters_inference.yml, and the shared gradcam.
 INFERENCE = {"batch_size": 32, "adapt_batch_norm": False}
-GRADCAM = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 16}
 CALIBRATION = {
     "temperature": 1.5,
     "confidence_threshold": 0.3,
@@ -41,7 +41,7 @@ def png(size: tuple[int, int], value: int) -> bytes:
 @pytest.fixture(scope="module")
 def model() -> keras.Model:
     keras.utils.set_random_seed(0)
-    return build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
+    return build_classifier((32, 32), 4, SMALL_HEAD)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,7 @@ def images() -> dict:
 def test_decode_then_predict_gives_a_table_and_an_overlay_per_image(
     model, images
 ) -> None:
-    decoded = decode_images(
-        images, model, CALIBRATION, DEFAULT_MAX_PIXELS, DEFAULT_FORMATS
-    )
+    decoded = decode_images(images, model, CALIBRATION, IMAGE_INPUT)
     table, overlays = predict_images(
         decoded_images=decoded,
         inference_images=images,
@@ -66,7 +64,7 @@ def test_decode_then_predict_gives_a_table_and_an_overlay_per_image(
         classes=CLASSES,
         params=INFERENCE,
         gradcam=GRADCAM,
-        formats=DEFAULT_FORMATS,
+        image_input=IMAGE_INPUT,
     )
 
     assert decoded["images"].shape == (2, 32, 32, 3)
@@ -80,9 +78,7 @@ def test_decode_then_predict_gives_a_table_and_an_overlay_per_image(
 
 
 def test_parameters_are_validated_before_predicting(model, images) -> None:
-    decoded = decode_images(
-        images, model, CALIBRATION, DEFAULT_MAX_PIXELS, DEFAULT_FORMATS
-    )
+    decoded = decode_images(images, model, CALIBRATION, IMAGE_INPUT)
     with pytest.raises(pydantic.ValidationError, match="batch_size"):
         predict_images(
             decoded_images=decoded,
@@ -92,7 +88,7 @@ def test_parameters_are_validated_before_predicting(model, images) -> None:
             classes=CLASSES,
             params={"adapt_batch_norm": False},
             gradcam=GRADCAM,
-            formats=DEFAULT_FORMATS,
+            image_input=IMAGE_INPUT,
         )
 
 
@@ -105,9 +101,11 @@ def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
     )
     files = sorted(str(p) for p in paths)[:24]
     loaders = {f: (shared_data_dir / f).read_bytes for f in files}
-    decoded = decode_images(
-        loaders, trained_model, calibration, DEFAULT_MAX_PIXELS, DEFAULT_FORMATS
-    )
+    image_input = {
+        "max_image_pixels": DEFAULT_MAX_PIXELS,
+        "image_formats": list(DEFAULT_FORMATS),
+    }
+    decoded = decode_images(loaders, trained_model, calibration, image_input)
     params = {"batch_size": 8, "adapt_batch_norm": False}
     gradcam = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 8}
     arguments = {
@@ -117,7 +115,7 @@ def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
         "inference_calibration": calibration,
         "classes": [{"name": n} for n in CLASS_NAMES],
         "gradcam": gradcam,
-        "formats": DEFAULT_FORMATS,
+        "image_input": image_input,
     }
     plain, _ = predict_images(**arguments, params=params)
     adapted, _ = predict_images(

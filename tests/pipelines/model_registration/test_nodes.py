@@ -33,9 +33,8 @@ def test_servable_model_carries_classes_example_calibration_and_limits():
         {"images": images, "labels": np.array([0, 1])},
         params["classes"],
         CALIBRATION,
-        1000,
         params["serving"],
-        ["png"],
+        {"max_image_pixels": 1000, "image_formats": ["png"]},
     )
     assert servable.model is model
     assert servable.classes == [entry["name"] for entry in params["classes"]]
@@ -46,7 +45,7 @@ def test_servable_model_carries_classes_example_calibration_and_limits():
         max_images_per_request=params["serving"]["max_images_per_request"],
         max_request_pixels=params["serving"]["max_request_pixels"],
         max_image_pixels=1000,
-        image_formats=("png",),
+        image_formats=("PNG",),
     )
 
 
@@ -57,8 +56,7 @@ def test_serving_limits_may_come_as_their_schema():
         {"images": np.zeros((1, 32, 32, 3), np.uint8)},
         [{"name": "a"}, {"name": "b"}],
         CALIBRATION,
-        5,
         serving,
-        ["png", "jpeg"],
+        {"max_image_pixels": 5, "image_formats": ["png", "jpeg"]},
     )
     assert servable.limits[:2] == (2, 10)

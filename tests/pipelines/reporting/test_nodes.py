@@ -17,6 +17,7 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
 from brain_tumor_mri.pipelines.preprocessing.nodes import audit_shortcuts
 from brain_tumor_mri.pipelines.reporting.html_report import SECTIONS, SPLIT_ROLES
 from brain_tumor_mri.pipelines.reporting.nodes import (
+    NOT_EVALUATED,
     SPLIT_FIGURE_CAPTIONS,
     class_counts,
     dataset_figures,
@@ -29,9 +30,11 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
 from tests.helpers.predictions import (
     CALIBRATION,
     EVALUATION,
+    GRADCAM,
     NAMES,
     SCREENING,
     SEED,
+    SMALL_HEAD,
     split_cache,
 )
 from tests.helpers.predictions import small_model as build_small_model
@@ -43,7 +46,6 @@ REPORTING = {
     "missed_tumour_examples": 16,
     "gradcam_examples_per_class": 1,
 }
-GRADCAM = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 16}
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HISTORY = {
@@ -129,17 +131,22 @@ def test_figures_and_report(small_model, data_split) -> None:
         EVALUATION,
         SEED,
     )
-    flat_resnet = build_classifier((32, 32), 4, {"pooling": "avg", "dropout": 0.0})
+    flat_resnet = build_classifier((32, 32), 4, SMALL_HEAD)
 
-    data_figures, data_pngs = dataset_figures(data_split, LEAKAGE, CLASSES)
-    history_figures, history_pngs = training_figures(HISTORY)
-    test_figures, test_pngs = split_figures(
+    data_pngs = dataset_figures(data_split, LEAKAGE, CLASSES)
+    history_pngs = training_figures(HISTORY)
+    test_pngs = split_figures(
         cache, predictions, {"test": metrics}, REPORTING, split="test"
     )
-    cams, cam_pngs = gradcam_figures(
-        flat_resnet, cache, predictions, CLASSES, GRADCAM, 1
+    cam_pngs = gradcam_figures(
+        flat_resnet,
+        cache,
+        predictions,
+        CLASSES,
+        GRADCAM,
+        {**REPORTING, "gradcam_examples_per_class": 1},
     )
-    group_figures, group_pngs = source_group_figures({"test": metrics})
+    group_pngs = source_group_figures({"test": metrics})
     shortcut_audit, _ = audit_shortcuts(
         data_split.assign(
             width=512,
@@ -153,6 +160,9 @@ def test_figures_and_report(small_model, data_split) -> None:
         42,
         "no_tumor",
         PREPROCESSING,
+    )
+    absent = split_figures(
+        cache, predictions, {"test": metrics}, REPORTING, split="external"
     )
     report = run_report_html(
         parameters={"classes": CLASSES, "image_size": [32, 32], "seed": 42},
@@ -168,21 +178,18 @@ def test_figures_and_report(small_model, data_split) -> None:
         training_pngs=history_pngs,
         gradcam_pngs=cam_pngs,
         test_pngs=test_pngs,
-        external_pngs={},
+        external_pngs=absent,
     )
 
-    assert set(data_figures) == {"class_counts.png", "leakage_audit.png"}
-    assert set(history_figures) == {"training_history.png"}
-    assert set(test_figures) == set(SPLIT_FIGURE_CAPTIONS)
-    assert set(cams) == {f"{name}.png" for name in NAMES}
-    assert set(group_figures) == {"group_accuracy.png"}
+    assert set(data_pngs) == {"class_counts.png", "leakage_audit.png"}
+    assert set(history_pngs) == {"training_history.png"}
+    assert set(test_pngs) == set(SPLIT_FIGURE_CAPTIONS)
+    assert set(cam_pngs) == {f"{name}.png" for name in NAMES}
+    assert set(group_pngs) == {"group_accuracy.png"}
     for pngs in (data_pngs, history_pngs, test_pngs, cam_pngs, group_pngs):
         assert all(png.startswith(PNG_MAGIC) for png in pngs.values())
-    absent, absent_pngs = split_figures(
-        cache, predictions, {"test": metrics}, REPORTING, split="external"
-    )
-    assert list(absent) == ["not_evaluated.png"]
-    assert absent_pngs == {}
+    assert list(absent) == [NOT_EVALUATED]
+    assert absent[NOT_EVALUATED].startswith(PNG_MAGIC)
     for key in SECTIONS:
         assert f'<section id="{key}">' in report
     images = re.findall(r'<img src="data:image/png;base64,', report)

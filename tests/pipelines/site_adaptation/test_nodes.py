@@ -22,7 +22,14 @@ from brain_tumor_mri.pipelines.site_adaptation.nodes import (
     read_site_images,
 )
 from brain_tumor_mri.pipelines.site_adaptation.params import SiteAdaptationParams
+from tests.helpers.raw_folders import IMAGE_INPUT
 from tests.helpers.training_projects import small_classifier
+
+
+def input_of(*formats: str) -> dict:
+    """The shared image_input group, with only ``formats``."""
+    return {**IMAGE_INPUT, "image_formats": list(formats)}
+
 
 PARAMS = {
     "method": "tent",
@@ -61,19 +68,21 @@ def test_site_images_are_read_with_reasons_counted_and_renamed_files_match(
     files = site_files(shared_data_dir)
     loaders = {name: (lambda data=data: data) for name, data in files.items()}
     bad = {"a.txt": lambda: b"text", "b.txt": lambda: b"more text", "c.jpg": bytes}
-    read = read_site_images({**loaders, **bad}, source, None, ("jpeg", "png"))
+    read = read_site_images({**loaders, **bad}, source, input_of("jpeg", "png"))
     assert read["images"].shape == (3, 32, 32, 3)
     assert read["files"] == 6
     assert sum(read["unreadable"].values()) == 3
     assert read["unreadable"]["empty file (0 bytes)"] == 1
     renamed = {f"x/{i}.jpg": loader for i, loader in enumerate(loaders.values())}
-    again = read_site_images(renamed, source, None, ("jpeg",))
+    again = read_site_images(renamed, source, input_of("jpeg"))
     assert again["fingerprint"] == read["fingerprint"]
 
 
 def test_a_folder_of_no_readable_image_stops(source: SourceModel):
     with pytest.raises(ValueError, match="None of the 2 files"):
-        read_site_images({"a": lambda: b"", "b": lambda: b"x"}, source, None, ("jpeg",))
+        read_site_images(
+            {"a": lambda: b"", "b": lambda: b"x"}, source, input_of("jpeg")
+        )
 
 
 def test_calibration_and_tags_say_how_and_from_what(source: SourceModel):

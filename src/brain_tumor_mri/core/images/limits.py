@@ -20,6 +20,10 @@ DEFAULT_FORMATS = ("JPEG", "PNG", DICOM_FORMAT)
 # Never decoded, whatever ``image_formats`` says: Pillow hands PostScript to
 # Ghostscript, a known remote-code-execution path for files from users.
 FORBIDDEN_FORMATS = frozenset({"EPS"})
+# The smallest side, in pixels, of the model's input (``image_size``): ResNet-50 halves
+# it five times. The parameter schema refuses a smaller one before a run, and the model
+# before it is built.
+MIN_IMAGE_SIDE = 32
 
 
 class ImageReadError(ValueError):

@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from brain_tumor_mri.config.base import typed_params
-from brain_tumor_mri.config.shared import ScreeningParams, SourceGroupParams
+from brain_tumor_mri.config.shared import (
+    ImagePreprocessingParams,
+    ScreeningParams,
+    SourceGroupParams,
+)
 from brain_tumor_mri.core.adaptation import adapt_batch_norm, tent_adapt
 from brain_tumor_mri.core.bootstrap import headline_intervals
 from brain_tumor_mri.core.calibration import apply_temperature, confidence
@@ -35,7 +39,7 @@ from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
 from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
 from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
-from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams, ReviewParams
+from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams
 
 logger = logging.getLogger(__name__)
 
@@ -172,13 +176,13 @@ def calibrate_probabilities(
 def choose_review_threshold(
     val_calibrated_predictions: Mapping[str, np.ndarray],
     source_groups: SourceGroupParams,
-    review: ReviewParams,
+    params: EvaluationParams,
 ) -> dict[str, Any]:
     """The lowest calibrated confidence at which the validation predictions kept reach
-    ``review.target_accuracy``, in every source group of at least
+    ``params.review.target_accuracy``, in every source group of at least
     ``source_groups.min_images`` validation images as well as overall: the
     strictest of those thresholds. 1.0 (everything flagged) if one is not reached."""
-    target = review.target_accuracy
+    target = params.review.target_accuracy
     labels = val_calibrated_predictions["labels"]
     probabilities = val_calibrated_predictions["probabilities"]
     choice = choose_confidence_threshold(labels, probabilities, target)
@@ -243,10 +247,11 @@ def _log_review_threshold(choice: Mapping[str, Any], target: float) -> None:
         )
 
 
+@typed_params
 def record_calibration(
     temperature_fit: Mapping[str, Any],
     review_threshold: Mapping[str, Any],
-    image_preprocessing: Mapping[str, Any],
+    image_preprocessing: ImagePreprocessingParams,
 ) -> dict[str, Any]:
     """What travels with the model (``calibration.json``): the temperature, the review
     threshold (with the one each source group of validation needed), its target
@@ -254,7 +259,7 @@ def record_calibration(
     preprocessing the model was trained with (so that inference and serving prepare
     images the same way)."""
     return {
-        "image_preprocessing": dict(image_preprocessing),
+        "image_preprocessing": image_preprocessing.model_dump(),
         "temperature": float(temperature_fit["temperature"]),
         "confidence_threshold": float(review_threshold["confidence_threshold"]),
         "target_accuracy": float(review_threshold["target_accuracy"]),
@@ -482,11 +487,12 @@ def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame[[column, *(c for c in frame.columns if c != column)]]
 
 
+@typed_params
 def load_external_test_set(
     external_test_images: Mapping[str, Callable[[], bytes]],
     classes: Sequence[Mapping[str, Any]],
     image_size: Sequence[int],
-    image_preprocessing: Mapping[str, Any],
+    image_preprocessing: ImagePreprocessingParams,
 ) -> dict[str, np.ndarray]:
     """The external test images, ``<class or alias>/<images>`` (sub-folders searched
     too), prepared like the cached splits; empty arrays when there are none.
@@ -508,7 +514,9 @@ def load_external_test_set(
     for entry in sorted(ignored):
         logger.warning("Ignoring '%s': it matches no class.", entry)
     decoded = load_images(
-        {path: external_test_images[path] for path in labels}, size, image_preprocessing
+        {path: external_test_images[path] for path in labels},
+        size,
+        image_preprocessing.model_dump(),
     )
     for path, reason in decoded.errors.items():
         logger.warning("Skipping '%s': %s", path, reason)

@@ -73,7 +73,7 @@ def _calibration_nodes() -> list[Node]:
             inputs=[
                 "val_calibrated_predictions",
                 "params:source_groups",
-                "params:evaluation.review",
+                "params:evaluation",
             ],
             outputs="review_threshold",
             name="choose_review_threshold_on_validation",

@@ -13,7 +13,7 @@ import pandas as pd
 from PIL import Image
 
 from brain_tumor_mri.config.base import typed_params
-from brain_tumor_mri.config.shared import GradcamParams
+from brain_tumor_mri.config.shared import GradcamParams, ImageInputParams
 from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.gradcam import make_gradcam_heatmaps, overlay_heatmap
@@ -35,18 +35,18 @@ Loader = Callable[[], bytes]
 PREDICTED, UNREADABLE = "predicted", "unreadable"
 
 
+@typed_params
 def decode_images(
     inference_images: Mapping[str, Loader],
     inference_model: keras.Model,
     inference_calibration: Mapping[str, Any],
-    max_pixels: int | None,
-    formats: Sequence[str],
+    image_input: ImageInputParams,
 ) -> dict[str, Any]:
     """Read every file and prepare it as the model's training run did (its
     ``image_preprocessing``, from ``calibration.json``), at the model's input size.
 
-    A file of more than ``max_pixels`` pixels, or of a format not in ``formats``, is
-    unreadable, refused from its header.
+    A file of more than ``image_input.max_image_pixels`` pixels, or of a format not in
+    ``image_input.image_formats``, is unreadable, refused from its header.
 
     Returns ``{"images": (n, h, w, 3) uint8, "files": [n readable files],
     "errors": {unreadable file: reason}}``, files in sorted order.
@@ -57,8 +57,8 @@ def decode_images(
         {file: inference_images[file] for file in sorted(inference_images)},
         size,
         preprocessing,
-        max_pixels,
-        formats,
+        image_input.max_image_pixels,
+        image_input.image_formats,
     )
     for file, reason in decoded.errors.items():
         logger.warning("Cannot predict '%s': %s", file, reason)
@@ -127,7 +127,7 @@ def predict_images(
     classes: Sequence[Mapping[str, Any]],
     params: InferenceParams,
     gradcam: GradcamParams,
-    formats: Sequence[str],
+    image_input: ImageInputParams,
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], Image.Image]]]:
     """The predictions table of every file, and a Grad-CAM overlay per readable image.
 
@@ -161,7 +161,7 @@ def predict_images(
         inference_images,
         preprocessing=inference_calibration.get("image_preprocessing"),
         gradcam=gradcam,
-        formats=formats,
+        formats=image_input.image_formats,
     )
     _log_predictions(table, len(decoded_images["errors"]), names)
     return table, overlays

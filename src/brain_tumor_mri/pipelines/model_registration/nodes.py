@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.config.shared import ImageInputParams
 from brain_tumor_mri.core.classes import class_names
 from brain_tumor_mri.core.images.encoding import png_bytes
 from brain_tumor_mri.pipelines.model_registration.params import ServingParams
@@ -22,17 +23,15 @@ def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positiona
     val_cache: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
     calibration: Mapping[str, Any],
-    max_image_pixels: int,
     serving: ServingParams,
-    image_formats: Sequence[str],
+    image_input: ImageInputParams,
 ) -> ServableModel:
     """The trained model, its class names, an input example, its calibration and the
     request limits.
 
     The example is a validation image (PNG); the calibration is the temperature, review
     threshold and image preprocessing of the training run; the limits are ``serving``
-    and ``max_image_pixels``, the limit of each image, and the accepted
-    ``image_formats``.
+    and ``image_input``: the limit of each image, and the accepted formats.
     """
     return ServableModel(
         trained_model,
@@ -41,7 +40,7 @@ def package_servable_model(  # noqa: PLR0917 (Kedro passes node inputs positiona
         dict(calibration),
         RequestLimits(
             **serving.model_dump(),
-            max_image_pixels=max_image_pixels,
-            image_formats=tuple(image_formats),
+            max_image_pixels=image_input.max_image_pixels,
+            image_formats=tuple(image_input.image_formats),
         ),
     )

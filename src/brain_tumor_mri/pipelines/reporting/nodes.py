@@ -1,8 +1,8 @@
 """Nodes of the reporting pipeline: figures of the run, Grad-CAM, and the HTML report.
 
-Each figure node returns its figures twice: as ``{file name: Figure}`` for a
-kedro-datasets ``MatplotlibDataset`` (which cannot load them back), and as
-``{file name: PNG bytes}`` that the report node embeds.
+Each figure node renders its figures once, to ``{file name: PNG bytes}``: the catalog
+writes those bytes under ``data/08_reporting/figures/`` and logs them to the run
+(``datasets.PngFilesDataset``), and the report node embeds the same bytes.
 """
 
 from __future__ import annotations
@@ -74,8 +74,14 @@ SPLIT_FIGURE_CAPTIONS = {
 }
 
 
-def _with_png(figures: Figures, dpi: int = 100) -> tuple[Figures, Pngs]:
-    return figures, {name: figure_to_png(f, dpi) for name, f in figures.items()}
+# The one figure of a split that was not evaluated: logged, not shown in the report.
+NOT_EVALUATED = "not_evaluated.png"
+
+
+def _rendered(figures: Figures) -> Pngs:
+    """Each figure as PNG bytes, rendered once: the catalog writes and logs these
+    bytes, and the report embeds them."""
+    return {name: figure_to_png(figure) for name, figure in figures.items()}
 
 
 def class_counts(
@@ -110,9 +116,9 @@ def dataset_figures(
     data_split: pd.DataFrame,
     leakage_summary: Mapping[str, Any],
     classes: Sequence[Mapping[str, Any]],
-) -> tuple[Figures, Pngs]:
+) -> Pngs:
     """Class counts per split, and the leakage audit's summary."""
-    return _with_png(
+    return _rendered(
         {
             "class_counts.png": plot_class_counts(class_counts(data_split, classes)),
             "leakage_audit.png": plot_leakage_summary(leakage_summary),
@@ -122,16 +128,16 @@ def dataset_figures(
 
 def source_group_figures(
     evaluation_metrics: Mapping[str, Mapping[str, Any]],
-) -> tuple[Figures, Pngs]:
+) -> Pngs:
     """Accuracy and tumour sensitivity by split and source group."""
-    return _with_png({"group_accuracy.png": plot_group_accuracy(evaluation_metrics)})
+    return _rendered({"group_accuracy.png": plot_group_accuracy(evaluation_metrics)})
 
 
 def training_figures(
     training_history: Mapping[str, Sequence[float]],
-) -> tuple[Figures, Pngs]:
+) -> Pngs:
     """Accuracy, loss and learning rate per epoch."""
-    return _with_png({"training_history.png": plot_training_history(training_history)})
+    return _rendered({"training_history.png": plot_training_history(training_history)})
 
 
 @typed_params
@@ -142,24 +148,26 @@ def split_figures(
     params: ReportingParams,
     *,
     split: str,
-) -> tuple[Figures, Pngs]:
+) -> Pngs:
     """The figures of one split (see ``SPLIT_FIGURE_CAPTIONS``), from its
     ``calibrated_predictions``; the reliability diagram is drawn before and after
     calibration.
 
     A split that was not evaluated (an empty one, such as an absent external test set)
-    gets one figure that says so, because an artifact dataset cannot log an empty
-    folder, and no PNG for the report. Wire it per split with
+    gets one figure that says so (``NOT_EVALUATED``), because an artifact dataset
+    cannot log an empty folder; the report leaves it out. Wire it per split with
     ``partial(split_figures, split=...)``.
     """
     metrics = evaluation_metrics.get(split)
     if not metrics:
-        return {
-            "not_evaluated.png": plot_message(
-                f"Split '{split}' was not evaluated: it holds no images."
-            )
-        }, {}
-    return _with_png(
+        return _rendered(
+            {
+                NOT_EVALUATED: plot_message(
+                    f"Split '{split}' was not evaluated: it holds no images."
+                )
+            }
+        )
+    return _rendered(
         {
             **_score_figures(calibrated_predictions, metrics, split),
             **_calibration_figures(calibrated_predictions, metrics, split),
@@ -251,9 +259,9 @@ def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     test_cache: Mapping[str, np.ndarray],
     test_calibrated_predictions: Mapping[str, np.ndarray],
     classes: Sequence[Mapping[str, Any]],
-    params: GradcamParams,
-    examples_per_class: int,
-) -> tuple[Figures, Pngs]:
+    gradcam: GradcamParams,
+    params: ReportingParams,
+) -> Pngs:
     """For each class, its most confidently right and wrong test images beside their
     Grad-CAM overlay for the predicted class; one figure per class."""
     names = class_names(classes)
@@ -261,7 +269,7 @@ def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     probabilities = np.asarray(test_calibrated_predictions["probabilities"])
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
-    count = examples_per_class
+    count = params.gradcam_examples_per_class
     chosen = {
         k: (
             most_confident((labels == k) & (predicted == k), confidence, count),
@@ -276,15 +284,15 @@ def gradcam_figures(  # noqa: PLR0917 (Kedro passes node inputs positionally)
         test_calibrated_predictions,
         indices,
         names=names,
-        params=params,
+        params=gradcam,
     )
-    return _with_png(
+    return _rendered(
         {
             f"{name}.png": plot_gradcam_examples(
                 name,
                 [examples[i] for i in chosen[k][0]],
                 [examples[i] for i in chosen[k][1]],
-                layer_name=params.layer,
+                layer_name=gradcam.layer,
             )
             for k, name in enumerate(names)
         }
@@ -362,11 +370,12 @@ def run_report_html(
 ) -> str:
     """The self-contained HTML report; ``split_pngs`` are keyed ``<split>_pngs``.
 
-    Keyword-only: wire it with a dict of inputs, ``{"test_pngs": "test_figure_pngs"}``.
+    Keyword-only: wire it with a dict of inputs, ``{"test_pngs": "test_figures"}``.
     """
     evaluation = {}
     for key, pngs in split_pngs.items():
-        evaluation.update(_captioned(pngs, f"{key.removesuffix('_pngs')}: "))
+        shown = {name: png for name, png in pngs.items() if name != NOT_EVALUATED}
+        evaluation.update(_captioned(shown, f"{key.removesuffix('_pngs')}: "))
     return render_html_report(
         title="Brain tumour MRI classification — run report",
         run_info={

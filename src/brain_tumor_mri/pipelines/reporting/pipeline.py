@@ -4,6 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
+from brain_tumor_mri.config.parameters import TRAINING_STAGES, run_groups
 from brain_tumor_mri.core.splits import REPORTED_SPLITS
 from brain_tumor_mri.pipelines.reporting.nodes import (
     collect_report_parameters,
@@ -15,20 +16,11 @@ from brain_tumor_mri.pipelines.reporting.nodes import (
     training_figures,
 )
 
-# Parameter groups shown in the report (shown only: no node reads a value of another
-# pipeline's group). Named one by one rather than through Kedro's "parameters" input,
-# which kedro-mlflow would log a second time under that prefix.
-REPORTED_PARAMETERS = (
-    "seed",
-    "image_size",
-    "classes",
-    "preprocessing",
-    "source_groups",
-    "model_construction",
-    "model_training",
-    "evaluation",
-    "reporting",
-)
+# Parameter groups shown in the report: every group of the training run (shown only:
+# no node reads a value of another pipeline's group). Named one by one rather than
+# through Kedro's "parameters" input, which kedro-mlflow would log a second time under
+# that prefix.
+REPORTED_PARAMETERS = run_groups(TRAINING_STAGES)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -53,7 +45,7 @@ def _split_figure_node(split: str, images: str) -> Node:
             "evaluation_metrics",
             "params:reporting",
         ],
-        outputs=[f"{split}_figures", f"{split}_figure_pngs"],
+        outputs=f"{split}_figures",
         name=f"plot_{split}_figures",
     )
 
@@ -64,19 +56,19 @@ def _figure_nodes() -> list[Node]:
         node(
             dataset_figures,
             inputs=["data_split", "leakage_summary", "params:classes"],
-            outputs=["dataset_figures", "dataset_figure_pngs"],
+            outputs="dataset_figures",
             name="plot_dataset_figures",
         ),
         node(
             source_group_figures,
             inputs="evaluation_metrics",
-            outputs=["source_group_figures", "source_group_figure_pngs"],
+            outputs="source_group_figures",
             name="plot_source_group_figures",
         ),
         node(
             training_figures,
             inputs="training_history",
-            outputs=["training_figures", "training_figure_pngs"],
+            outputs="training_figures",
             name="plot_training_curves",
         ),
         node(
@@ -87,9 +79,9 @@ def _figure_nodes() -> list[Node]:
                 "test_calibrated_predictions",
                 "params:classes",
                 "params:gradcam",
-                "params:reporting.gradcam_examples_per_class",
+                "params:reporting",
             ],
-            outputs=["gradcam_figures", "gradcam_figure_pngs"],
+            outputs="gradcam_figures",
             name="plot_gradcam_examples",
         ),
     ]
@@ -115,13 +107,11 @@ def _report_nodes() -> list[Node]:
                 "evaluation_metrics": "evaluation_metrics",
                 "calibration": "calibration",
                 "model_summary": "model_summary",
-                "dataset_pngs": "dataset_figure_pngs",
-                "training_pngs": "training_figure_pngs",
-                "source_group_pngs": "source_group_figure_pngs",
-                "gradcam_pngs": "gradcam_figure_pngs",
-                **{
-                    f"{split}_pngs": f"{split}_figure_pngs" for split in REPORTED_SPLITS
-                },
+                "dataset_pngs": "dataset_figures",
+                "training_pngs": "training_figures",
+                "source_group_pngs": "source_group_figures",
+                "gradcam_pngs": "gradcam_figures",
+                **{f"{split}_pngs": f"{split}_figures" for split in REPORTED_SPLITS},
             },
             outputs="report_html",
             name="build_run_report",

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from brain_tumor_mri.config.base import typed_params
+from brain_tumor_mri.config.shared import ImageInputParams
 from brain_tumor_mri.core.adaptation import (
     adapt_batch_norm,
     batch_norm_shift,
@@ -72,11 +73,11 @@ def content_fingerprint(file_hashes: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(file_hashes)).encode()).hexdigest()
 
 
+@typed_params
 def read_site_images(
     site_images: Mapping[str, Loader],
     site_source_model: SourceModel,
-    max_pixels: int | None,
-    formats: Sequence[str],
+    image_input: ImageInputParams,
 ) -> dict[str, Any]:
     """Every image of the site, prepared as the model's training run prepared its
     own (the shared loader, its limits and reasons), in memory only.
@@ -94,8 +95,8 @@ def read_site_images(
         },
         model_input_size(site_source_model.model),
         model_image_preprocessing(site_source_model.calibration),
-        max_pixels,
-        formats,
+        image_input.max_image_pixels,
+        image_input.image_formats,
     )
     unreadable = dict(sorted(Counter(decoded.errors.values()).items()))
     for reason, count in unreadable.items():
@@ -303,14 +304,14 @@ def example_image(input_example: Any) -> bytes:
     return png_bytes(np.asarray(input_example)[0])
 
 
-def package_adapted_model(  # noqa: PLR0913, PLR0917 (Kedro passes node inputs positionally)
+@typed_params
+def package_adapted_model(  # noqa: PLR0917 (Kedro passes node inputs positionally)
     site_adapted_keras_model: keras.Model,
     site_source_model: SourceModel,
     calibration: Mapping[str, Any],
     tags: Mapping[str, str],
     classes: Sequence[Mapping[str, Any]],
-    max_image_pixels: int,
-    image_formats: Sequence[str],
+    image_input: ImageInputParams,
 ) -> ServableModel:
     """The adapted model as a servable model like any other: the same classes,
     example and request limits as the source version (the image limits of this
@@ -323,7 +324,8 @@ def package_adapted_model(  # noqa: PLR0913, PLR0917 (Kedro passes node inputs p
         RequestLimits.from_config(site_source_model.model_config)
         if site_source_model.model_config
         else RequestLimits(
-            max_image_pixels=max_image_pixels, image_formats=tuple(image_formats)
+            max_image_pixels=image_input.max_image_pixels,
+            image_formats=tuple(image_input.image_formats),
         )
     )
     return ServableModel(

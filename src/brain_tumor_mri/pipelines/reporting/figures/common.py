@@ -10,11 +10,15 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+# The resolution of every figure: its file, its MLflow artifact and its image in the
+# report are the same PNG, rendered once.
+FIGURE_DPI = 100
 
-def figure_to_png(figure: Figure, dpi: int = 100) -> bytes:
-    """The figure rendered as PNG bytes."""
+
+def figure_to_png(figure: Figure) -> bytes:
+    """The figure rendered as PNG bytes, at ``FIGURE_DPI``."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
