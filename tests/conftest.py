@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +76,38 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
-@pytest.fixture(autouse=True)
-def mlflow_state_stays_in_its_test():
-    """End any MLflow run a test leaves active and restore the tracking URI it found.
+@pytest.fixture(scope="session")
+def small_model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small real Keras model as a local MLflow model folder, for the inference runs
+    that need no training run (saved once: MLflow takes seconds to save a model)."""
+    from tests.helpers.small_models import save_small_model  # noqa: PLC0415 (Keras)
+
+    return save_small_model(tmp_path_factory.mktemp("small_model"))
+
+
+@pytest.fixture(scope="session")
+def calibration(
+    quick_training_run: QuickTrainingRun, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    """The calibration.json that the quick training run logged to MLflow."""
+    from tests.helpers.quick_run import run_calibration  # noqa: PLC0415
+
+    return run_calibration(quick_training_run, tmp_path_factory.mktemp("calibration"))
+
+
+@pytest.fixture(scope="session")
+def trained_model(quick_training_run: QuickTrainingRun):
+    """The quick training run's trained Keras model, loaded from its project."""
+    from kedro_datasets.tensorflow import TensorFlowModelDataset  # noqa: PLC0415
+
+    path = quick_training_run.project_path / "data/06_models/trained_model.keras"
+    return TensorFlowModelDataset(filepath=str(path)).load()
+
+
+@contextmanager
+def mlflow_state_kept() -> Iterator[None]:
+    """End any MLflow run left active inside and restore the tracking URI and active
+    experiment found on entry.
 
     An in-process Kedro session points MLflow's global tracking URI and active
     experiment at its own project (kedro-mlflow sets them) and a failing one can leave
@@ -97,6 +128,13 @@ def mlflow_state_stays_in_its_test():
         os.environ.pop(MLFLOW_EXPERIMENT_ID.name, None)
     else:
         os.environ[MLFLOW_EXPERIMENT_ID.name] = experiment_env
+
+
+@pytest.fixture(autouse=True)
+def mlflow_state_stays_in_its_test():
+    """MLflow's state as the test found it, after each test (``mlflow_state_kept``)."""
+    with mlflow_state_kept():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +162,9 @@ def quick_training_run(
     """The real ``training`` pipeline, run once per test session with the quick profile."""
     project = copy_project(tmp_path_factory.mktemp("quick_training") / "project")
     tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
+    # A session-scoped fixture is set up before the test's own fixtures: the session's
+    # MLflow state would otherwise be the state that the test's fixture restores.
+    with pytest.MonkeyPatch.context() as patch, mlflow_state_kept():
         patch.chdir(project)
         patch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
         bootstrap_project(project)

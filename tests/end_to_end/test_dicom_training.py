@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import copy_project
+from tests.end_to_end.test_batch_inference import LOGGING
 from tests.helpers import dicom_files
-from tests.pipelines.inference.test_pipeline import LOGGING
 
 PER_CLASS = 12
 DICOM_CLASSES = ("glioma_tumor", "meningioma_tumor")

@@ -6,8 +6,8 @@ on every catalog dataset whose class name starts with ``Mlflow``
 (``kedro_mlflow.io.catalog.switch_catalog_logging``), and back to ``True`` after the
 run. kedro-mlflow 2.0 has no public API for it, so the project's ``Mlflow*`` datasets
 inherit ``MlflowLoggingSwitch`` and read ``logging_activated`` only.
-``tests/datasets/test_datasets.py`` runs kedro-mlflow's own switch on each of them and fails
-when it stops reaching them (a renamed attribute in a new kedro-mlflow).
+``tests/datasets/test_kedro_mlflow_switch.py`` runs kedro-mlflow's own switch on each of
+them and fails when it stops reaching them (a renamed attribute in a new kedro-mlflow).
 """
 
 from __future__ import annotations

@@ -1,45 +1,29 @@
-"""The inference pipeline on a folder of real images and bad files, with the quick model."""
+"""Batch inference as a user runs it (`kedro run --pipelines inference` in a
+subprocess) on a folder of real images, DICOMs and bad files, with the quick training
+run's model: the table, the overlays, the log, and no MLflow run."""
 
 from __future__ import annotations
 
 import io
-import json
-import logging
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.io import DatasetError
-from kedro_datasets.tensorflow import TensorFlowModelDataset
 from mlflow import MlflowClient
 from PIL import Image
 
-from brain_tumor_mri.config.parameters import ParameterError, check_parameters
-from brain_tumor_mri.core.adaptation import adapt_batch_norm
 from brain_tumor_mri.core.calibration import apply_temperature, needs_review
-from brain_tumor_mri.core.images.limits import DEFAULT_FORMATS, DEFAULT_MAX_PIXELS
 from brain_tumor_mri.core.images.loading import load_rgb
-from brain_tumor_mri.datasets import (
-    MlflowKerasModelDataset,
-    MlflowKerasModelUriDataset,
-    MlflowModelCalibrationDataset,
-    ModelWithExample,
-)
-from brain_tumor_mri.datasets.logged_models import latest_model_uri, model_run_id
-from brain_tumor_mri.pipelines.inference.nodes import decode_images, predict_images
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
+from tests.helpers.quick_run import CLASS_NAMES as CLASSES
+from tests.helpers.quick_run import PROBABILITIES
 
-CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
-PROBABILITIES = [f"probability_{name}" for name in CLASSES]
-REGISTERED_NAME = "brain_tumor_mri_classifier"
 # Unreadable files and a word that their reason must contain.
 BAD_FILES = {
     "empty.jpg": "empty file",
@@ -51,6 +35,8 @@ BAD_FILES = {
     "dicom/video.dcm": "unsupported DICOM transfer syntax",
     "dicom/not_dicom.dcm": "not an image",
 }
+
+
 # DICOMs of the first test image and the file whose pixels each holds: the JPEG itself
 # (a.jpg), its RGB pixels (as rgba.png's) and its grey version (gray.png); and an MR
 # slice that pydicom ships. Each written one carries identifying tags
@@ -160,14 +146,6 @@ def _read_table(path: Path) -> pd.DataFrame:
     return table
 
 
-def run_calibration(quick: QuickTrainingRun, tmp_path: Path) -> dict:
-    """The calibration.json that the training run logged to MLflow."""
-    path = MlflowClient(quick.tracking_uri).download_artifacts(
-        quick.run_id, "calibration.json", str(tmp_path)
-    )
-    return json.loads(Path(path).read_text())
-
-
 @pytest.fixture(scope="module")
 def inference_run(
     quick_training_run: QuickTrainingRun,
@@ -225,19 +203,6 @@ def inference_run(
         runs_before=runs_before,
         runs_after=len(client.search_runs(experiments)),
     )
-
-
-@pytest.fixture(scope="module")
-def calibration(
-    quick_training_run: QuickTrainingRun, tmp_path_factory: pytest.TempPathFactory
-) -> dict:
-    return run_calibration(quick_training_run, tmp_path_factory.mktemp("calibration"))
-
-
-@pytest.fixture(scope="module")
-def trained_model(quick_training_run: QuickTrainingRun):
-    path = quick_training_run.project_path / "data/06_models/trained_model.keras"
-    return TensorFlowModelDataset(filepath=str(path)).load()
 
 
 def _good(table: pd.DataFrame) -> pd.DataFrame:
@@ -409,158 +374,3 @@ def test_log_says_which_calibration_was_used(
     (message,) = [m for m in inference_run.messages if m.startswith("Calibration of")]
     assert f"(run {quick_training_run.run_id})" in message
     assert "temperature" in message and "review threshold" in message
-
-
-@pytest.fixture
-def tracking_uri():
-    """Sets MLflow's tracking URI for one test, as kedro-mlflow does for a session."""
-    previous = mlflow.get_tracking_uri()
-    yield mlflow.set_tracking_uri
-    mlflow.set_tracking_uri(previous)
-
-
-@pytest.mark.parametrize("kind", ["runs", "registered"])
-def test_any_mlflow_model_uri_loads_the_trained_model(
-    kind: str, quick_training_run: QuickTrainingRun, trained_model, tracking_uri
-):
-    tracking_uri(quick_training_run.tracking_uri)
-    client = MlflowClient(quick_training_run.tracking_uri)
-    if kind == "runs":
-        uri = f"runs:/{quick_training_run.run_id}/model"
-    else:
-        (version,) = client.search_model_versions(
-            f"name = '{REGISTERED_NAME}' and run_id = '{quick_training_run.run_id}'"
-        )
-        uri = f"models:/{REGISTERED_NAME}/{version.version}"
-    model = MlflowKerasModelUriDataset(model_uri=uri).load()
-    images = np.random.default_rng(0).integers(
-        0, 256, (2, *trained_model.input_shape[1:]), dtype=np.uint8
-    )
-    np.testing.assert_allclose(
-        model.predict_on_batch(images),
-        trained_model.predict_on_batch(images),
-        atol=1e-6,
-    )
-
-
-@pytest.mark.parametrize("kind", ["runs", "registered", "latest"])
-def test_calibration_travels_with_the_model(
-    kind: str,
-    quick_training_run: QuickTrainingRun,
-    calibration: dict,
-    tracking_uri,
-    tmp_path: Path,
-):
-    """Every kind of model URI finds the calibration fitted in the model's own run."""
-    tracking_uri(quick_training_run.tracking_uri)
-    client = MlflowClient(quick_training_run.tracking_uri)
-    uri = None
-    if kind == "runs":
-        uri = f"runs:/{quick_training_run.run_id}/model"
-    elif kind == "registered":
-        (version,) = client.search_model_versions(
-            f"name = '{REGISTERED_NAME}' and run_id = '{quick_training_run.run_id}'"
-        )
-        uri = f"models:/{REGISTERED_NAME}/{version.version}"
-    else:
-        # As kedro-mlflow does for a session: the newest finished training run.
-        mlflow.set_experiment(
-            experiment_id=client.get_run(quick_training_run.run_id).info.experiment_id
-        )
-    loaded = MlflowModelCalibrationDataset(model_uri=uri).load()
-    if uri is None:
-        # Other tests may add training runs to the store: the newest one's calibration.
-        run_id = model_run_id(latest_model_uri())
-        calibration = run_calibration(
-            QuickTrainingRun(Path(), quick_training_run.tracking_uri, run_id), tmp_path
-        )
-    assert loaded == calibration
-    assert loaded["fitted_on"] == "val"
-    assert set(loaded) >= {
-        "temperature",
-        "confidence_threshold",
-        "target_accuracy",
-        "target_reached",
-    }
-
-
-def test_a_model_without_calibration_predicts_uncalibrated_and_says_so(
-    tmp_path, tracking_uri, caplog
-):
-    """A model of a run from before calibration: no calibration, a warning."""
-    tracking_uri(f"sqlite:///{tmp_path / 'old.db'}")
-    mlflow.set_experiment("brain_tumor_mri")
-    inputs = keras.Input((8, 8, 3))
-    outputs = keras.layers.Dense(4, activation="softmax")(
-        keras.layers.GlobalAveragePooling2D()(inputs)
-    )
-    with mlflow.start_run() as run:
-        MlflowKerasModelDataset(save_args={"name": "model"}).save(
-            ModelWithExample(keras.Model(inputs, outputs), np.zeros((1, 8, 8, 3)))
-        )
-    with caplog.at_level(logging.WARNING, logger="brain_tumor_mri"):
-        loaded = MlflowModelCalibrationDataset(
-            model_uri=f"runs:/{run.info.run_id}/model"
-        ).load()
-    assert loaded == {}
-    assert "has no calibration.json" in caplog.text
-    assert "uncalibrated" in caplog.text
-
-
-def test_no_training_run_is_a_clear_error(tmp_path, tracking_uri):
-    tracking_uri(f"sqlite:///{tmp_path / 'empty.db'}")
-    mlflow.set_experiment("brain_tumor_mri")
-    with pytest.raises(
-        DatasetError, match="run `kedro run --pipelines training` first"
-    ):
-        MlflowKerasModelUriDataset().load()
-
-
-def test_parameters_are_checked(tmp_path):
-    check_parameters({"input_dir": str(tmp_path), "model_uri": None})
-    with pytest.raises(ParameterError, match=r"input_dir: .*at least 1 character"):
-        check_parameters({"input_dir": ""})
-    with pytest.raises(ParameterError, match=r"inference\.batch_size"):
-        check_parameters({"inference": {"batch_size": 0}})
-
-
-def test_adaptation_predicts_with_the_model_adapted_to_the_folder(
-    quick_training_run: QuickTrainingRun, trained_model, calibration, shared_data_dir
-):
-    paths = np.load(
-        quick_training_run.project_path
-        / "data/07_model_output/test_predictions/paths.npy"
-    )
-    files = sorted(str(p) for p in paths)[:24]
-    loaders = {f: (shared_data_dir / f).read_bytes for f in files}
-    image_input = {
-        "max_image_pixels": DEFAULT_MAX_PIXELS,
-        "image_formats": list(DEFAULT_FORMATS),
-    }
-    decoded = decode_images(loaders, trained_model, calibration, image_input)
-    params = {"batch_size": 8, "adapt_batch_norm": False}
-    gradcam = {"layer": "conv5_block3_out", "alpha": 0.4, "batch_size": 8}
-    arguments = {
-        "decoded_images": decoded,
-        "inference_images": loaders,
-        "inference_model": trained_model,
-        "inference_calibration": calibration,
-        "classes": [{"name": n} for n in CLASSES],
-        "gradcam": gradcam,
-        "image_input": image_input,
-    }
-    plain, _ = predict_images(**arguments, params=params)
-    adapted, _ = predict_images(
-        **arguments, params={**params, "adapt_batch_norm": True}
-    )
-    expected = adapt_batch_norm(trained_model, decoded["images"], 8).predict_on_batch(
-        decoded["images"]
-    )
-    np.testing.assert_allclose(
-        adapted[PROBABILITIES].to_numpy(),
-        apply_temperature(expected, calibration["temperature"]),
-        atol=1e-5,
-    )
-    assert not np.allclose(
-        adapted[PROBABILITIES].to_numpy(), plain[PROBABILITIES].to_numpy()
-    )

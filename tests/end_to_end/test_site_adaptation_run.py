@@ -1,5 +1,7 @@
-"""The site adaptation pipeline run as a user runs it, on real images and bad files,
-adapting the quick training run's registered model in a copy of its MLflow store."""
+"""The site adaptation pipeline run as a user runs it (`kedro run` in a subprocess), on
+real images and bad files, adapting the quick training run's registered model in a copy
+of its MLflow store: the registered version, the run's tags, metrics and artifacts,
+the privacy of the site's names, serving."""
 
 from __future__ import annotations
 
