@@ -21,6 +21,7 @@ from brain_tumor_mri.core.calibration import apply_temperature, needs_review
 from brain_tumor_mri.core.images.loading import load_rgb
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
+from tests.helpers.logging_config import write_plain_logging
 from tests.helpers.quick_run import CLASS_NAMES as CLASSES
 from tests.helpers.quick_run import PROBABILITIES
 
@@ -116,29 +117,6 @@ def _add_dicom_files(folder: Path, jpeg: bytes) -> None:
         (folder / name).write_bytes(data)
 
 
-# Plain one-line log records, so that the test reads the messages of the real command.
-LOGGING = """
-version: 1
-disable_existing_loggers: false
-formatters:
-  plain:
-    format: "%(levelname)s|%(name)s|%(message)s"
-handlers:
-  console:
-    class: logging.StreamHandler
-    formatter: plain
-    stream: ext://sys.stdout
-loggers:
-  kedro:
-    level: INFO
-  brain_tumor_mri:
-    level: INFO
-root:
-  level: WARNING
-  handlers: [console]
-"""
-
-
 def _read_table(path: Path) -> pd.DataFrame:
     table = pd.read_csv(path)
     text = ["file", "predicted_class", "status", "reason"]
@@ -160,7 +138,7 @@ def inference_run(
         input_dir, shared_data_dir, _test_split_images(quick_training_run)
     )
     project = copy_project(root / "project")
-    (root / "logging.yml").write_text(LOGGING)
+    write_plain_logging(root / "logging.yml")
     client = MlflowClient(quick_training_run.tracking_uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs_before = len(client.search_runs(experiments))

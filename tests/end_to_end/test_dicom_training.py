@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import copy_project
-from tests.end_to_end.test_batch_inference import LOGGING
 from tests.helpers import dicom_files
+from tests.helpers.logging_config import write_plain_logging
 
 PER_CLASS = 12
 DICOM_CLASSES = ("glioma_tumor", "meningioma_tumor")
@@ -53,7 +53,7 @@ def test_training_on_dicoms_keeps_patient_data_out_of_every_output(
 ):
     raw = _raw_folder(tmp_path / "raw", shared_data_dir)
     project = copy_project(tmp_path / "project")
-    (tmp_path / "logging.yml").write_text(LOGGING)
+    write_plain_logging(tmp_path / "logging.yml")
     # One more than PER_CLASS, so that the report (the last glioma file) is indexed.
     params = (
         f"raw_data_dir={raw},preprocessing.max_images_per_class={PER_CLASS + 1},"

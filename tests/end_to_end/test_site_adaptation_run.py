@@ -31,6 +31,7 @@ from brain_tumor_mri.pipelines.site_adaptation.nodes import content_fingerprint
 from brain_tumor_mri.review.app import Reviewer, load_classifier
 from tests.conftest import QuickTrainingRun, copy_project
 from tests.helpers import dicom_files
+from tests.helpers.logging_config import write_plain_logging
 from tests.helpers.predictions import GRADCAM
 from tests.serving.test_image_classifier import (
     PROBABILITIES,
@@ -49,27 +50,6 @@ BAD_FILES = {
     "notes_about_MCKENZIE.txt": b"not an image\n",
 }
 TENT = ("site_adaptation.method=tent", "site_adaptation.tent.steps=2")
-# Plain one-line log records (no line wrapping), so that the test reads every message.
-LOGGING = """
-version: 1
-disable_existing_loggers: false
-formatters:
-  plain:
-    format: "%(levelname)s|%(name)s|%(message)s"
-handlers:
-  console:
-    class: logging.StreamHandler
-    formatter: plain
-    stream: ext://sys.stdout
-loggers:
-  kedro:
-    level: INFO
-  brain_tumor_mri:
-    level: INFO
-root:
-  level: INFO
-  handlers: [console]
-"""
 
 
 @dataclass(frozen=True)
@@ -89,7 +69,7 @@ class SiteRun:
 def kedro_run(
     project: Path, tracking_uri: str, *params: str
 ) -> subprocess.CompletedProcess:
-    (project / "logging.yml").write_text(LOGGING)
+    write_plain_logging(project / "logging.yml", root_level="INFO")
     return subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipelines", "site_adaptation"]
         + (["--params", ",".join(params)] if params else []),
