@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from brain_tumor_mri.pipelines.model_training.params import AugmentationParams
 from brain_tumor_mri.pipelines.model_training.tf_data import (
     augment,
     balanced_class_weights,
+    batch_augmentation,
     evaluation_dataset,
     ramp_strength,
     steps_per_epoch,
@@ -108,3 +110,51 @@ def test_acquisition_changes_grow_with_the_ramp() -> None:
         1.0,
     ]
     assert float(ramp_strength(tf.constant(0), None)) == 1.0
+
+
+def test_rand_augment_and_label_mixing_are_reproducible_and_resumable(
+    quick_training_run: QuickTrainingRun,
+):
+    cache = load_cache(quick_training_run.project_path, "val")
+    augmentation = {
+        "flip": "horizontal",
+        "rand_augment": {"num_ops": 2, "factor": 0.5},
+        "mixup": 0.4,
+        "cutmix": 1.0,
+    }
+
+    def batches(epochs: range) -> list:
+        data = training_dataset(
+            cache, 4, 10, seed=1, augmentation=augmentation, epochs=epochs
+        )
+        return [(images.numpy(), labels.numpy()) for images, labels in data]
+
+    two_epochs = batches(range(2))
+    steps = steps_per_epoch(cache, 10)
+    for (a, la), (b, lb) in zip(two_epochs[steps:], batches(range(1, 2)), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)
+    labels = np.concatenate([labels for _, labels in two_epochs])
+    images = np.concatenate([images for images, _ in two_epochs])
+    assert images.shape[1:] == cache["images"].shape[1:]
+    assert 0 <= images.min() <= images.max() <= 255
+    # Mixed labels: still distributions, and some of them between two classes.
+    np.testing.assert_allclose(labels.sum(axis=1), 1, rtol=1e-5)
+    assert ((labels > 0.05) & (labels < 0.95)).any()
+    # Without the mixing, the same epochs keep one-hot labels.
+    plain = training_dataset(
+        cache,
+        4,
+        10,
+        seed=1,
+        augmentation={"rand_augment": {"num_ops": 2, "factor": 0.5}},
+        epochs=range(1),
+    )
+    for _, one_hot in plain:
+        assert set(np.unique(one_hot.numpy())) <= {0.0, 1.0}
+
+
+def test_batch_augmentation_is_off_unless_asked():
+    assert batch_augmentation(None) is None
+    assert batch_augmentation(AugmentationParams(flip="horizontal")) is None
+    assert batch_augmentation(AugmentationParams(mixup=0.2)) is not None

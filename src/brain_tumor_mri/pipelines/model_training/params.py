@@ -18,6 +18,11 @@ class FineTuneParams(StrictModel):
     learning_rate: Positive
 
 
+class RandAugmentParams(StrictModel):
+    num_ops: Annotated[int, Field(ge=1, le=11)]
+    factor: Annotated[float, Field(gt=0, le=1)]
+
+
 class AugmentationParams(StrictModel):
     flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
     rotation: Fraction | None = None
@@ -32,6 +37,9 @@ class AugmentationParams(StrictModel):
     sharpness: Annotated[float, Field(ge=0, le=2)] | None = None
     jpeg_quality: Annotated[int, Field(ge=1, le=100)] | None = None
     ramp_epochs: Annotated[int, Field(ge=1)] | None = None
+    rand_augment: RandAugmentParams | None = None
+    mixup: Positive | None = None
+    cutmix: Positive | None = None
 
 
 class GroupWeightParams(StrictModel):

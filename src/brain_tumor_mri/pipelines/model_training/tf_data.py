@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from brain_tumor_mri.compat.keras_step_seeds import random_transformation
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.pipelines.model_training.params import AugmentationParams
 
@@ -23,6 +24,10 @@ AUTOTUNE = tf.data.AUTOTUNE
 # Folded into a batch's seed for the acquisition changes, so that adding them leaves
 # the draws of the other augmentations as they were.
 ACQUISITION = 1
+# Folded into a batch's seed for Keras' RandAugment and for the label mixing (MixUp,
+# CutMix), for the same reason.
+RAND_AUGMENT = 2
+LABEL_MIXING = 3
 ACQUISITION_CHANGES = ("resolution", "sharpness", "jpeg_quality")
 FLIPS = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}
 
@@ -204,6 +209,75 @@ def augment(
     return tf.clip_by_value(images, 0, 255)
 
 
+def batch_augmentation(
+    params: AugmentationParams | None,
+) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None:
+    """Keras' ``RandAugment``, then ``MixUp`` or ``CutMix``, as a function of (float
+    images 0-255, one-hot labels, the step's seed) to the batch and its mixed labels;
+    ``None`` when the parameters ask for none of them.
+
+    RandAugment applies the same ``num_ops`` operations to the whole batch; with both
+    ``mixup`` and ``cutmix``, each batch uses one of them, half the batches each, as
+    in timm's ``Mixup``. Their draws come from the step's seed, like ``augment``'s;
+    ``ramp_epochs`` does not scale them.
+    """
+    if params is None:
+        return None
+    rand_augment = (
+        keras.layers.RandAugment(
+            value_range=(0, 255),
+            num_ops=params.rand_augment.num_ops,
+            factor=params.rand_augment.factor,
+        )
+        if params.rand_augment
+        else None
+    )
+    mixers = []
+    if params.mixup:
+        mixers.append(keras.layers.MixUp(alpha=params.mixup))
+    if params.cutmix:
+        mixers.append(keras.layers.CutMix(factor=params.cutmix))
+    if rand_augment is None and not mixers:
+        return None
+
+    def mix(
+        layer: keras.layers.Layer, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        data = {"images": images, "labels": labels}
+        transformation = random_transformation(layer, data, seed)
+        return (
+            layer.transform_images(images, transformation),
+            layer.transform_labels(labels, transformation),
+        )
+
+    def apply(
+        images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        shape = images.shape
+        if rand_augment is not None:
+            ra_seed = tf.random.experimental.stateless_fold_in(seed, RAND_AUGMENT)
+            transformation = random_transformation(
+                rand_augment, {"images": images}, ra_seed
+            )
+            images = rand_augment.transform_images(images, transformation)
+        if mixers:
+            mix_seed = tf.random.experimental.stateless_fold_in(seed, LABEL_MIXING)
+            first, *other = mixers
+            if other:
+                draw = tf.random.stateless_uniform([], mix_seed)
+                images, labels = tf.cond(
+                    draw < 0.5,
+                    lambda: mix(first, images, labels, mix_seed),
+                    lambda: mix(other[0], images, labels, mix_seed),
+                )
+            else:
+                images, labels = mix(first, images, labels, mix_seed)
+        images = tf.ensure_shape(tf.cast(images, tf.float32), shape)
+        return tf.clip_by_value(images, 0, 255), labels
+
+    return apply
+
+
 def ramp_strength(epoch: tf.Tensor, ramp_epochs: int | None) -> tf.Tensor:
     """The augmentation strength of an epoch (from 0): (epoch + 1) / ramp_epochs,
     at most 1; always 1 without a ramp."""
@@ -289,20 +363,23 @@ def training_dataset(
     """The batches of ``epochs`` in a row: each epoch shuffled, augmented, prefetched.
 
     The augmentation's strength ramps up over ``augmentation.ramp_epochs`` epochs
-    when given. With ``sample_weights`` (one per image) each batch carries its
+    when given; Keras' RandAugment, MixUp and CutMix follow (``batch_augmentation``). With ``sample_weights`` (one per image) each batch carries its
     images' weights. Fit it with ``steps_per_epoch(cache, batch_size)`` steps per
     epoch and ``initial_epoch=epochs.start``.
     """
     gather = _gather(cache, num_classes, sample_weights)
+    batch_augment = batch_augmentation(augmentation)
 
     def load(
         index: tf.Tensor, step: tuple[tf.Tensor, tf.Tensor]
     ) -> tuple[tf.Tensor, ...]:
-        images, *targets = gather(index)
+        images, labels, *weights = gather(index)
         images = tf.cast(images, tf.float32)
         if augmentation:
             images = augment(images, step[0], augmentation, step[1])
-        return images, *targets
+        if batch_augment:
+            images, labels = batch_augment(images, labels, step[0])
+        return images, labels, *weights
 
     one_epoch = _epoch_order(
         len(cache["labels"]),
