@@ -19,6 +19,14 @@ from tests.conftest import QuickTrainingRun
 from tests.helpers.training_projects import load_cache
 
 
+def _batches(cache: dict, augmentation: dict, epochs: range) -> list:
+    """(images, labels) of each batch of ``epochs``: 4 classes, batches of 10, seed 1."""
+    data = training_dataset(
+        cache, 4, 10, seed=1, augmentation=augmentation, epochs=epochs
+    )
+    return [(images.numpy(), labels.numpy()) for images, labels in data]
+
+
 def test_tf_data_epochs_are_shuffled_augmented_and_reproducible(
     quick_training_run: QuickTrainingRun,
 ):
@@ -35,10 +43,7 @@ def test_tf_data_epochs_are_shuffled_augmented_and_reproducible(
     }
 
     def batches(epochs: range) -> list:
-        data = training_dataset(
-            cache, 4, 10, seed=1, augmentation=augmentation, epochs=epochs
-        )
-        return [(images.numpy(), labels.numpy()) for images, labels in data]
+        return _batches(cache, augmentation, epochs)
 
     three_epochs = batches(range(3))
     steps = steps_per_epoch(cache, 10)
@@ -124,10 +129,7 @@ def test_rand_augment_and_label_mixing_are_reproducible_and_resumable(
     }
 
     def batches(epochs: range) -> list:
-        data = training_dataset(
-            cache, 4, 10, seed=1, augmentation=augmentation, epochs=epochs
-        )
-        return [(images.numpy(), labels.numpy()) for images, labels in data]
+        return _batches(cache, augmentation, epochs)
 
     two_epochs = batches(range(2))
     steps = steps_per_epoch(cache, 10)
