@@ -19,7 +19,13 @@ SIZE="${SIZE:-224}"
 STORE="${OUT:-data/09_experiments/gpu}"
 mkdir -p "$STORE"
 export MLFLOW_TRACKING_URI="sqlite:///$(realpath "$STORE")/mlflow.db"
-CANDIDATES=(experiments/s00_control_64px.yml experiments/s01_acquisition_groups_64px.yml)
+# s03 (RandAugment, MixUp, CutMix) lost on the 10-epoch CPU proxy by not learning in
+# time; a GPU's epochs are where it can show whether it helps.
+CANDIDATES=(
+  experiments/s00_control_64px.yml
+  experiments/s01_acquisition_groups_64px.yml
+  experiments/s03_randaugment_mixup_cutmix_64px.yml
+)
 PARAMS=("image_size=[$SIZE,$SIZE]" "model_training.epochs=$EPOCHS")
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 for config in "${CANDIDATES[@]}"; do
