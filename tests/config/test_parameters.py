@@ -144,7 +144,8 @@ def test_one_key_of_a_group_can_be_overridden_on_every_environment(
     ) as session:
         params = session.load_context().params  # the parameter check runs here
     base = project_parameters("local")
-    assert params["evaluation"] == {**base["evaluation"], "batch_size": 8}
+    configured = project_parameters(env)
+    assert params["evaluation"] == {**configured["evaluation"], "batch_size": 8}
     assert params["external_test_dir"] == str(external)
     # Runtime overrides win over base and over the environment (quick: epochs 2).
     assert params["model_training"]["epochs"] == 1
@@ -153,6 +154,8 @@ def test_one_key_of_a_group_can_be_overridden_on_every_environment(
         assert params["image_size"] == [64, 64]
         assert params["model_training"]["batch_size"] == 16
         assert params["model_construction"]["weights"] is None
+        # A sibling key of the environment's own survives the runtime override.
+        assert params["evaluation"]["tent"]["steps"] == 3
         assert (
             params["model_construction"]["head"] == base["model_construction"]["head"]
         )

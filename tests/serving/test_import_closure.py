@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from functools import cache
 from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,18 @@ def installed_with(distributions: Iterable[str]) -> set[str]:
     return found
 
 
+@cache
+def _distributions_by_top_level() -> dict[str, list[str]]:
+    """``packages_distributions()``, read once: each call scans every installed
+    distribution's file list (seconds), and a report holds hundreds of modules."""
+    return packages_distributions()
+
+
 def distributions_of(top_level: str) -> set[str]:
     """The installed distributions that provide the top-level module, canonical names."""
-    return {canonicalize_name(d) for d in packages_distributions().get(top_level, [])}
+    return {
+        canonicalize_name(d) for d in _distributions_by_top_level().get(top_level, [])
+    }
 
 
 def unlisted_imports(report: dict[str, Any], project: set[str]) -> set[str]:

@@ -117,9 +117,10 @@ def compare_url(base: str, runs: tuple[Run, ...]) -> str:
 
 def metric_names_in_table(page: Page) -> set[str]:
     """Every metric name of the comparison's metrics table, scrolled through: the
-    table draws only the rows in its 300-pixel window, and on a busy machine a row
-    can be drawn after the next scroll, so it scrolls again until a pass adds no
-    name (at most four passes)."""
+    table draws only the rows in its 300-pixel window, so it scrolls by 200 pixels
+    (each row is seen in one window at least); on a busy machine a row can be drawn
+    after the next scroll, so it scrolls again until a pass adds no name (at most
+    four passes)."""
     names = page.evaluate(
         """async () => {
             const link = document.querySelector('a[title="Plot chart"]');
@@ -128,7 +129,7 @@ def metric_names_in_table(page: Page) -> set[str]:
             const names = new Set();
             for (let pass = 0; pass < 4; pass++) {
                 const before = names.size;
-                for (let top = 0; top <= grid.scrollHeight; top += 60) {
+                for (let top = 0; top <= grid.scrollHeight; top += 200) {
                     grid.scrollTop = top;
                     await new Promise(resolve => setTimeout(resolve, 100));
                     grid.querySelectorAll('a[title="Plot chart"]').forEach(
