@@ -3,6 +3,8 @@ leave out small cells, and the screening criterion ranks the weakest group first
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from brain_tumor_mri.core.source_groups import (
     SCREENING_TIE_BREAK,
     assign_source_groups,
     screening_score,
+    sensitivity_standard_error,
     source_group_metrics,
 )
 from tests.helpers.predictions import NAMES
@@ -71,3 +74,16 @@ def test_the_weakest_groups_tumour_sensitivity_leads_the_screening_score() -> No
     # No group with enough tumours: no score, unless the specificity already fails.
     assert screening_score(None, 0.5, 0.9, 0.75) is None
     assert screening_score(None, 0.5, None, 0.75) is None
+
+
+def test_a_sensitivitys_standard_error_shrinks_with_tumours_and_never_vanishes() -> (
+    None
+):
+    # Agresti-Coull: 38 of 39 found counts as 40 of 43.
+    assert sensitivity_standard_error(38 / 39, 39) == pytest.approx(
+        math.sqrt((40 / 43) * (3 / 43) / 43)
+    )
+    # One tumour of 39 near 0.95 is within it; two are not.
+    assert 1 / 39 < sensitivity_standard_error(38 / 39, 39) < 2 / 39
+    assert sensitivity_standard_error(1.0, 39) > 0
+    assert sensitivity_standard_error(0.9, 400) < sensitivity_standard_error(0.9, 40)

@@ -24,14 +24,14 @@ SEED_STATE_SUFFIX = "seed_generator_state"
 
 
 def callback_state(callback: keras.callbacks.Callback) -> dict[str, Any]:
-    """The values of ``CALLBACK_STATE`` that ``callback`` has.
+    """The values of ``CALLBACK_STATE`` that ``callback`` has, and of the attributes a
+    project callback names in its ``extra_state``.
 
     No public API (see the module); pinned by
     tests/compat/test_keras_training_state.py.
     """
-    return {
-        key: getattr(callback, key) for key in CALLBACK_STATE if hasattr(callback, key)
-    }
+    keys = (*CALLBACK_STATE, *getattr(callback, "extra_state", ()))
+    return {key: getattr(callback, key) for key in keys if hasattr(callback, key)}
 
 
 def set_callback_state(

@@ -53,6 +53,7 @@ class GradcamParams(StrictModel):
 
 class ScreeningParams(StrictModel):
     min_specificity: float = Field(ge=0, le=1)
+    sensitivity_ties: Literal["exact", "standard_error"] = "exact"
 
 
 SHARED_SCHEMAS: dict[str, Any] = {

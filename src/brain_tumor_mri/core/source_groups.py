@@ -9,6 +9,7 @@ also measured per group and per class x group cell, so that such a shortcut show
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -73,6 +74,16 @@ def group_robust_accuracy(cells: pd.DataFrame, min_images: int) -> dict[str, Any
 # tie-break, smaller than one tumour of 39 (val's tumours of other sources), so that
 # finding more tumours in the weakest group always comes first.
 SCREENING_TIE_BREAK = 0.01
+
+
+def sensitivity_standard_error(sensitivity: float, tumours: int) -> float:
+    """One standard error of a tumour sensitivity measured on ``tumours`` tumours.
+
+    The Agresti-Coull estimate (two found and two missed tumours added), which, unlike
+    the plain binomial one, stays above zero at a sensitivity of 0 or 1.
+    """
+    adjusted = (sensitivity * tumours + 2) / (tumours + 4)
+    return math.sqrt(adjusted * (1 - adjusted) / (tumours + 4))
 
 
 def min_group_tumour_sensitivity(

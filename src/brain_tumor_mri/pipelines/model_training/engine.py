@@ -31,6 +31,7 @@ from brain_tumor_mri.pipelines.model_training.devices import (
 )
 from brain_tumor_mri.pipelines.model_training.group_robust import (
     GroupRobustValidation,
+    ScreeningEarlyStopping,
 )
 from brain_tumor_mri.pipelines.model_training.live_metrics import (
     MlflowEpochMetrics,
@@ -38,6 +39,7 @@ from brain_tumor_mri.pipelines.model_training.live_metrics import (
     log_new_epochs,
 )
 from brain_tumor_mri.pipelines.model_training.params import (
+    EarlyStoppingParams,
     LrScheduleParams,
     ModelTrainingParams,
     OptimizerParams,
@@ -315,6 +317,22 @@ def _fit_phase(  # noqa: PLR0917
     )
 
 
+def early_stopping(
+    params: EarlyStoppingParams, screening: ScreeningParams
+) -> keras.callbacks.EarlyStopping:
+    """Keras' EarlyStopping, or, on ``val_screening_score`` with
+    ``screening.sensitivity_ties: standard_error``, ``ScreeningEarlyStopping``."""
+    arguments = {**params.model_dump(), "verbose": 1}
+    if (
+        params.monitor == "val_screening_score"
+        and screening.sensitivity_ties == "standard_error"
+    ):
+        return ScreeningEarlyStopping(
+            min_specificity=screening.min_specificity, **arguments
+        )
+    return keras.callbacks.EarlyStopping(**arguments)
+
+
 def phase_callbacks(
     state: CheckpointState,
     continuing: bool,
@@ -339,8 +357,8 @@ def phase_callbacks(
         )
     stateful = {}
     if params.early_stopping:
-        stateful["early_stopping"] = keras.callbacks.EarlyStopping(
-            **params.early_stopping.model_dump(), verbose=1
+        stateful["early_stopping"] = early_stopping(
+            params.early_stopping, fit.screening
         )
     if params.reduce_lr:
         stateful["reduce_lr"] = keras.callbacks.ReduceLROnPlateau(

@@ -14,6 +14,7 @@ import pandas as pd
 from brain_tumor_mri.core.review_metrics import screening_metrics
 from brain_tumor_mri.core.source_groups import (
     screening_score,
+    sensitivity_standard_error,
     source_group_metrics,
 )
 
@@ -24,7 +25,7 @@ class GroupRobustValidation(keras.callbacks.Callback):
     ``val_worst_group_accuracy`` and ``val_group_balanced_accuracy`` (over the class x
     source group cells of at least ``min_images`` images),
     ``val_min_group_tumour_sensitivity`` (over the groups of at least ``min_images``
-    tumours), ``val_tumour_specificity`` and ``val_screening_score`` (the screening
+    tumours) and ``val_min_group_tumours`` (that group's tumours), ``val_tumour_specificity`` and ``val_screening_score`` (the screening
     criterion, ``core.source_groups.screening_score``). A small validation split (a
     subset run) with no cell or group that large counts its largest ones.
 
@@ -89,10 +90,14 @@ class GroupRobustValidation(keras.callbacks.Callback):
         specificity = screening_metrics(
             labels, probabilities, self.class_names, self.negative_class
         )["tumour_specificity"]
+        weakest = by_group["min_sensitivity_group"]
         return {
             "worst_group_accuracy": by_group["worst_group_accuracy"],
             "group_balanced_accuracy": by_group["group_balanced_accuracy"],
             "min_group_tumour_sensitivity": by_group["min_group_tumour_sensitivity"],
+            "min_group_tumours": by_group["source_groups"][weakest]["tumours"]
+            if weakest is not None
+            else None,
             "tumour_specificity": specificity,
             "screening_score": screening_score(
                 by_group["min_group_tumour_sensitivity"],
@@ -101,6 +106,86 @@ class GroupRobustValidation(keras.callbacks.Callback):
                 self.min_specificity,
             ),
         }
+
+
+class ScreeningEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping by the screening criterion, with sensitivities within one standard
+    error counted as tied (``screening.sensitivity_ties: standard_error``).
+
+    An epoch is eligible when it passes the specificity guard and its lowest source
+    group tumour sensitivity is within one standard error
+    (``core.source_groups.sensitivity_standard_error``) of the highest one an epoch
+    has reached so far. A later epoch replaces the kept one when it is eligible and
+    the kept one no longer is, or when both are and its worst class x source cell
+    accuracy is higher by more than ``min_delta``. Until an epoch passes the guard,
+    ``val_screening_score`` decides. Reads the logs of ``GroupRobustValidation``;
+    ``best`` is the kept epoch's ``val_screening_score``.
+    """
+
+    extra_state = ("kept", "most_sensitive")
+
+    def __init__(self, *, min_specificity: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_specificity = min_specificity
+        self.kept: dict[str, float] | None = None
+        self.most_sensitive: dict[str, float] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.kept = None
+        self.most_sensitive = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        current = self._measures(logs or {})
+        if current is None or epoch < self.start_from_epoch:
+            return
+        self.wait += 1
+        if current["passes"] and (
+            self.most_sensitive is None
+            or current["sensitivity"] > self.most_sensitive["sensitivity"]
+        ):
+            self.most_sensitive = current
+        if self._replaces_kept(current):
+            self.kept = current
+            self.best = current["score"]
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def _measures(self, logs: Mapping[str, Any]) -> dict[str, float] | None:
+        score = logs.get("val_screening_score")
+        sensitivity = logs.get("val_min_group_tumour_sensitivity")
+        if score is None or sensitivity is None:
+            return None
+        return {
+            "score": float(score),
+            "sensitivity": float(sensitivity),
+            "tumours": float(logs["val_min_group_tumours"]),
+            "worst": float(logs.get("val_worst_group_accuracy") or 0.0),
+            "passes": float(logs["val_tumour_specificity"] >= self.min_specificity),
+        }
+
+    def _eligible(self, measures: Mapping[str, float]) -> bool:
+        top = self.most_sensitive
+        if not measures["passes"] or top is None:
+            return False
+        margin = sensitivity_standard_error(top["sensitivity"], int(top["tumours"]))
+        return measures["sensitivity"] >= top["sensitivity"] - margin - 1e-9
+
+    def _replaces_kept(self, current: Mapping[str, float]) -> bool:
+        kept = self.kept
+        if kept is None:
+            return True
+        if not self._eligible(kept):
+            return self._eligible(current) or current["score"] > kept["score"]
+        return self._eligible(current) and current["worst"] > kept["worst"] + abs(
+            self.min_delta
+        )
 
 
 def _largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
