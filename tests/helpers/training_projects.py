@@ -25,9 +25,11 @@ HISTORY_KEYS = {
     "val_worst_group_accuracy",
     "val_group_balanced_accuracy",
     "val_min_group_tumour_sensitivity",
+    "val_min_group_tumours",
     "val_tumour_specificity",
     "val_screening_score",
     "learning_rate",
+    "kept_epoch",
 }
 # The shared groups that train_model reads besides its own, as conf/base ships them
 # (a small model's four outputs are the four classes).

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,9 @@ def _plain(value: Any) -> Any:
 class EpochCheckpoint(keras.callbacks.Callback):
     """Records the history and saves a checkpoint after every epoch and at the phase end.
 
+    The history's ``kept_epoch`` is, after each epoch, the epoch whose weights the
+    model would have if training ended there (``kept_epoch`` of the state).
+
     Put it after the callbacks whose state it saves (``stateful``, by name): it reads
     their state after they have updated it, and, when resuming, sets it back after
     their ``on_train_begin`` has reset it.
@@ -167,12 +170,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         checkpoint: TrainingCheckpoint,
         state: CheckpointState,
         stateful: Mapping[str, keras.callbacks.Callback],
+        kept_epoch: Callable[[CheckpointState], int],
         resume: bool = False,
     ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
         self.state = state
         self.stateful = dict(stateful)
+        self.kept_epoch = kept_epoch
         self.resume = resume
         self._learning_rate = float("nan")
 
@@ -204,6 +209,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
             for v in seed_generator_states(self.model)
         ]
         self._save_callbacks(epoch)
+        self.state.history.setdefault("kept_epoch", []).append(
+            self.kept_epoch(self.state)
+        )
         self.checkpoint.save(self.model, self.state)
 
     def on_train_end(self, logs: dict | None = None) -> None:

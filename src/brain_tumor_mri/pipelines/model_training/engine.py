@@ -9,6 +9,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -367,6 +368,12 @@ def phase_callbacks(
     return [
         *validation,
         *stateful.values(),
-        EpochCheckpoint(checkpoint, state, stateful, resume=continuing),
+        EpochCheckpoint(
+            checkpoint,
+            state,
+            stateful,
+            partial(kept_epoch, params=params),
+            resume=continuing,
+        ),
         MlflowEpochMetrics(state.history),
     ]

@@ -11,7 +11,8 @@ from brain_tumor_mri.pipelines.reporting.figures.common import no_data
 
 
 def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Training and validation accuracy and loss per epoch, and the learning rate.
+    """Training and validation accuracy and loss per epoch, and the learning rate, with
+    the epoch the model kept marked.
 
     The loss is on a log scale, so that one huge value (the first validation loss of
     a model trained from random weights can be ~100) does not flatten the rest.
@@ -19,9 +20,7 @@ def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
     epochs = list(history.get("epoch") or range(1, len(history["loss"]) + 1))
     figure = Figure(figsize=(15, 4.5), layout="constrained")
     axes = figure.subplots(1, 3)
-    best = None
-    if history.get("val_loss"):
-        best = epochs[int(np.nanargmin(np.asarray(history["val_loss"], float)))]
+    marked = _marked_epoch(history, epochs)
     for ax, metric, label in (
         (axes[0], "accuracy", "Accuracy"),
         (axes[1], "loss", "Loss"),
@@ -32,8 +31,8 @@ def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
         ):
             if history.get(key):
                 ax.plot(epochs, history[key], style, label=name)
-        if best is not None:
-            ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+        if marked is not None:
+            ax.axvline(marked[0], color="grey", linestyle=":", label=marked[1])
         ax.set(title=f"{label} per epoch", xlabel="Epoch", ylabel=label)
         if metric == "loss" and _positive(history, metric):
             ax.set_yscale("log")
@@ -50,6 +49,20 @@ def plot_training_history(history: Mapping[str, Sequence[float]]) -> Figure:
         no_data(axes[2], "No learning rate recorded")
     figure.suptitle("Training history")
     return figure
+
+
+def _marked_epoch(
+    history: Mapping[str, Sequence[float]], epochs: list
+) -> tuple[int, str] | None:
+    """The epoch the model kept (``kept_epoch``), or, in a history without it, the one
+    of the lowest validation loss; and its legend."""
+    if history.get("kept_epoch"):
+        kept = int(history["kept_epoch"][-1])
+        return kept, f"kept epoch ({kept})"
+    if history.get("val_loss"):
+        lowest = epochs[int(np.nanargmin(np.asarray(history["val_loss"], float)))]
+        return lowest, f"lowest validation loss ({lowest})"
+    return None
 
 
 def _positive(history: Mapping[str, Sequence[float]], metric: str) -> bool:
