@@ -12,6 +12,7 @@ from brain_tumor_mri.compat.keras_training_state import (
     set_callback_state,
 )
 from brain_tumor_mri.config.shared import ScreeningParams
+from brain_tumor_mri.core.source_groups import screening_score
 from brain_tumor_mri.pipelines.model_training.engine import early_stopping
 from brain_tumor_mri.pipelines.model_training.group_robust import (
     GroupRobustValidation,
@@ -95,9 +96,7 @@ def _epoch_logs(found: int, worst: float, specificity: float = 0.9) -> dict:
         "val_min_group_tumours": 39,
         "val_worst_group_accuracy": worst,
         "val_tumour_specificity": specificity,
-        "val_screening_score": found / 39 + 0.01 * worst
-        if specificity >= 0.75
-        else specificity - 1,
+        "val_screening_score": screening_score(found / 39, worst, specificity, 0.75),
     }
 
 

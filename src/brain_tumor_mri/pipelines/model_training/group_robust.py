@@ -25,8 +25,9 @@ class GroupRobustValidation(keras.callbacks.Callback):
     ``val_worst_group_accuracy`` and ``val_group_balanced_accuracy`` (over the class x
     source group cells of at least ``min_images`` images),
     ``val_min_group_tumour_sensitivity`` (over the groups of at least ``min_images``
-    tumours) and ``val_min_group_tumours`` (that group's tumours), ``val_tumour_specificity`` and ``val_screening_score`` (the screening
-    criterion, ``core.source_groups.screening_score``). A small validation split (a
+    tumours) and ``val_min_group_tumours`` (that group's tumours),
+    ``val_tumour_specificity`` and ``val_screening_score`` (the screening criterion,
+    ``core.source_groups.screening_score``). A small validation split (a
     subset run) with no cell or group that large counts its largest ones.
 
     Put it before the callbacks that read them (EarlyStopping, the checkpoint, the
