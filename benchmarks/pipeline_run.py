@@ -25,11 +25,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from support import DATA, ROOT
+from support import DATA, ROOT, project_copy
 
 TIMEOUT_S = 1800
 LOGGING = """
@@ -60,18 +59,6 @@ def show(line: str) -> None:
     print(line, flush=True)  # noqa: T201 (the benchmark's report)
 
 
-def copy_of(checkout: Path, folder: Path) -> Path:
-    """The configuration and code of ``checkout`` in ``folder``."""
-    folder.mkdir(parents=True)
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(checkout / name, folder / name)
-    for name in ("conf", "src"):
-        shutil.copytree(
-            checkout / name, folder / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return folder
-
-
 def node_seconds(log: str) -> dict[str, float]:
     """Seconds of every node, from the first ``Running node`` line on."""
     seconds: dict[str, float] = {}
@@ -86,12 +73,10 @@ def node_seconds(log: str) -> dict[str, float]:
     return seconds
 
 
-def timed_run(
-    checkout: Path, folder: Path, env: str, pipeline: str
-) -> tuple[float, dict]:
+def timed_run(checkout: Path, env: str, pipeline: str) -> tuple[float, dict]:
     """Seconds of one ``kedro run`` (the whole process) and of each of its nodes."""
-    project = copy_of(checkout, folder)
-    (folder / "logging.yml").write_text(LOGGING)
+    project = project_copy("pipeline_run-", checkout)
+    (project / "logging.yml").write_text(LOGGING)
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipelines", pipeline, "--env", env]
@@ -101,7 +86,7 @@ def timed_run(
             **os.environ,
             "PYTHONPATH": str(project / "src"),
             "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
-            "KEDRO_LOGGING_CONFIG": str(folder / "logging.yml"),
+            "KEDRO_LOGGING_CONFIG": str(project / "logging.yml"),
         },
         capture_output=True,
         text=True,
@@ -109,6 +94,7 @@ def timed_run(
         check=False,
     )
     total = time.perf_counter() - start
+    shutil.rmtree(project)
     if result.returncode:
         raise SystemExit(f"kedro run failed in {checkout}:\n{result.stderr[-3000:]}")
     return total, node_seconds(result.stdout + result.stderr)
@@ -157,14 +143,12 @@ def main() -> None:
         f"--env {args.env}, {args.runs} run(s) a side"
     )
     runs: dict[str, list[tuple[float, dict]]] = {side: [] for side in checkouts}
-    with tempfile.TemporaryDirectory(prefix="pipeline_run-") as folder:
-        for run in range(args.runs):
-            order = list(checkouts.items())
-            if run % 2:
-                order.reverse()
-            for side, checkout in order:
-                place = Path(folder) / f"{len(runs[side])}-{side.replace(' ', '_')}"
-                runs[side].append(timed_run(checkout, place, args.env, args.pipeline))
+    for run in range(args.runs):
+        order = list(checkouts.items())
+        if run % 2:
+            order.reverse()
+        for side, checkout in order:
+            runs[side].append(timed_run(checkout, args.env, args.pipeline))
     show(f"load average at the end {os.getloadavg()[0]:.1f}\n")
     report(runs, args.top)
 

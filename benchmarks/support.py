@@ -19,13 +19,16 @@ SMALL_HEAD = {
 }
 
 
-def project_copy(prefix: str) -> Path:
-    """A copy of the project (its configuration and code) in a new temporary folder."""
+def project_copy(prefix: str, checkout: Path = ROOT) -> Path:
+    """A copy of ``checkout`` (its configuration and code; this project by default) in
+    a new temporary folder."""
     project = Path(tempfile.mkdtemp(prefix=prefix))
     for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(ROOT / name, project / name)
+        shutil.copy2(checkout / name, project / name)
     for name in ("conf", "src"):
         shutil.copytree(
-            ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__")
+            checkout / name,
+            project / name,
+            ignore=shutil.ignore_patterns("__pycache__"),
         )
     return project
