@@ -7,18 +7,22 @@
 The backbone of the run's model ``model`` is frozen; its pooled features are taken
 for the run's ``val`` split (cached by the preprocessing run above at the run's seed
 and size: the script checks that the original head scores the run's logged
-``val_accuracy`` and recall of every class on it) and for ``test`` and ``test_dedup``.
+``val_accuracy`` and recall of every class on it).
 
 ``val`` is cut in two halves, stratified by class x source group and seeded by the
 run's seed: a logistic-regression head is fitted on half A with every class x source
-cell weighted alike, at each strength of ``C_GRID``; the strength is chosen on half
-B by the screening criterion (``core/source_groups.screening_score``: the lowest
-tumour sensitivity over the source groups with ``HALF_MIN_IMAGES`` tumours or more,
-half of ``source_groups.min_images`` as a half holds half the images, with the
-specificity guard of ``screening.min_specificity``), against the original head on the
-same half B. The head kept is refitted on the whole of ``val`` at that strength and
-only measured on ``test`` and ``test_dedup`` (labels never used to choose), with
-bootstrap 95 % intervals. Prints one Markdown table row per split.
+cell weighted alike, at each strength of ``evaluation.last_layer_retraining.strengths``
+(conf/base); the strength is chosen on half B by the screening criterion
+(``core/source_groups.screening_figures``: the lowest tumour sensitivity over the
+source groups with half of ``source_groups.min_images`` tumours or more, as a half
+holds half the images, with the specificity guard of ``screening.min_specificity``),
+against the original head on the same half B. The head kept is refitted on the whole
+of ``val`` at that strength, put in the place of the model's output layer and only
+measured on ``test`` and ``test_dedup`` (labels never used to choose), with bootstrap
+95 % intervals. Prints one Markdown table row per split. The evaluation pipeline does
+the same (``core/last_layer.py``) in every training run since it has
+``evaluation.last_layer_retraining`` (its ``test_dfr`` rows); this script is for the
+runs made before.
 """
 
 from __future__ import annotations
@@ -28,23 +32,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-import keras
 import mlflow
 import numpy as np
 import yaml
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from brain_tumor_mri.core.bootstrap import headline_intervals
-from brain_tumor_mri.core.model import OUTPUT_LAYER
+from brain_tumor_mri.core.last_layer import (
+    penultimate_features,
+    refit_output_layer,
+    with_output_layer,
+)
 from brain_tumor_mri.core.prediction import predict_in_batches
-from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
+from brain_tumor_mri.core.source_groups import screening_figures
 from brain_tumor_mri.datasets.logged_models import load_keras_model, run_model_uri
 
 PROJECT = Path(__file__).resolve().parents[1]
-C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 BATCH_SIZE = 64
 MEASURED_SPLITS = ("test", "test_dedup")
 RESAMPLES = 1000
@@ -73,7 +75,11 @@ def show(line: str) -> None:
 
 
 def base_parameters() -> dict[str, Any]:
-    return yaml.safe_load((PROJECT / "conf" / "base" / "parameters.yml").read_text())
+    """Every parameter group of conf/base."""
+    params = {}
+    for path in sorted((PROJECT / "conf" / "base").glob("parameters*.yml")):
+        params.update(yaml.safe_load(path.read_text()) or {})
+    return params
 
 
 def load_split(split_dir: Path, split: str) -> dict[str, np.ndarray]:
@@ -83,70 +89,22 @@ def load_split(split_dir: Path, split: str) -> dict[str, np.ndarray]:
     }
 
 
-def screening(
-    probabilities: np.ndarray,
-    split: dict[str, np.ndarray],
-    params: dict[str, Any],
-    min_images: int,
-) -> float:
-    """The screening score of ``probabilities`` on ``split``."""
+def screening_of(params: dict[str, Any], min_images: int):
+    """The screening score of a head's probabilities on a labelled set."""
     names = [entry["name"] for entry in params["classes"]]
-    negative = names.index(params["negative_class"])
-    groups = source_group_metrics(
-        split["labels"],
-        probabilities,
-        split["groups"],
-        names,
-        params["negative_class"],
-        min_images,
-    )
-    healthy = split["labels"] == negative
-    specificity = float((probabilities[healthy].argmax(1) == negative).mean())
-    score = screening_score(
-        groups["min_group_tumour_sensitivity"],
-        groups["worst_group_accuracy"],
-        specificity,
-        params["screening"]["min_specificity"],
-    )
-    return float("nan") if score is None else score
 
+    def score(labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray):
+        return screening_figures(
+            labels,
+            probabilities,
+            groups,
+            names,
+            params["negative_class"],
+            min_images,
+            params["screening"]["min_specificity"],
+        )["screening_score"]
 
-def cell_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """A weight per image such that every class x source cell weighs the same."""
-    cells = np.char.add(labels.astype(str), np.asarray(groups, dtype=str))
-    _, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
-    weights = 1.0 / counts[inverse]
-    return weights * len(weights) / weights.sum()
-
-
-def strata(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """The class x source cell of each image; an image alone in its cell (too few to
-    stratify) joins its class's largest cell."""
-    cells = np.char.add(labels.astype(str), np.asarray(groups, dtype=str))
-    names, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
-    for image in np.flatnonzero(counts[inverse] == 1):
-        same_class = np.flatnonzero(labels == labels[image])
-        largest = np.argmax(counts[inverse[same_class]])
-        cells[image] = names[inverse[same_class[largest]]]
-    return cells
-
-
-def fit_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, c: float):
-    head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-    head.fit(
-        features,
-        labels,
-        logisticregression__sample_weight=cell_weights(labels, groups),
-    )
-    return head
-
-
-def head_probabilities(head, features: np.ndarray, classes: int) -> np.ndarray:
-    """The head's probabilities with a column for every class (a class absent from
-    its training half gets 0)."""
-    probabilities = np.zeros((len(features), classes))
-    probabilities[:, head.classes_] = head.predict_proba(features)
-    return probabilities
+    return score
 
 
 def scores_as_logged(
@@ -189,7 +147,6 @@ def main() -> None:
     min_images = params["source_groups"]["min_images"]
 
     model = load_keras_model(run_model_uri(args.run_id))
-    features_of = keras.Model(model.inputs, model.get_layer(OUTPUT_LAYER).input)
     splits = {
         name: load_split(args.split_dir, name) for name in ("val", *MEASURED_SPLITS)
     }
@@ -200,43 +157,38 @@ def main() -> None:
             f"{args.split_dir / 'val'} is not run {args.run_id}'s val split: cache it "
             f"with the run's seed ({seed}) and image_size first (see the docstring)."
         )
-    features = {
-        name: predict_in_batches(features_of, split["images"], BATCH_SIZE)
-        for name, split in splits.items()
-    }
-
-    half_a, half_b = train_test_split(
-        np.arange(len(val["labels"])),
-        test_size=0.5,
-        stratify=strata(val["labels"], val["groups"]),
-        random_state=seed,
+    strengths = [
+        float(c) for c in params["evaluation"]["last_layer_retraining"]["strengths"]
+    ]
+    refit = refit_output_layer(
+        penultimate_features(model, val["images"], BATCH_SIZE),
+        val["labels"],
+        val["groups"],
+        original,
+        strengths,
+        screening_of(params, min_images // 2),
+        seed,
     )
-    b = {key: values[half_b] for key, values in val.items()}
-    half_min = min_images // 2
-    scores = {"original": screening(original[half_b], b, params, half_min)}
-    for c in C_GRID:
-        head = fit_head(
-            features["val"][half_a], val["labels"][half_a], val["groups"][half_a], c
-        )
-        probabilities = head_probabilities(head, features["val"][half_b], len(names))
-        scores[c] = screening(probabilities, b, params, half_min)
-    chosen = max(C_GRID, key=lambda c: scores[c])
+    scores = refit["half_b_scores"]
     show(
         f"Run {args.run_id} (seed {seed}): val half B screening score, original head "
-        f"{scores['original']:.3f}; DFR by C: "
-        + ", ".join(f"{c}: {scores[c]:.3f}" for c in C_GRID)
-        + f"; chosen C = {chosen}\n"
+        f"{refit['half_b_score_original']:.3f}; DFR by C: "
+        + ", ".join(f"{c}: {scores[c]:.3f}" for c in strengths)
+        + f"; chosen C = {refit['strength']}\n"
     )
-    head = fit_head(features["val"], val["labels"], val["groups"], chosen)
+    refitted = with_output_layer(model, refit["kernel"], refit["bias"])
     show(
         "| split | head | accuracy | glioma recall | tumour sensitivity | "
         "tumour sensitivity, other sources | tumour specificity |"
     )
     show("|---|---|---|---|---|---|---|")
     for split in MEASURED_SPLITS:
+        images = splits[split]["images"]
         rows = {
-            "original": predict_in_batches(model, splits[split]["images"], BATCH_SIZE),
-            f"DFR (C={chosen})": head_probabilities(head, features[split], len(names)),
+            "original": predict_in_batches(model, images, BATCH_SIZE),
+            f"DFR (C={refit['strength']})": predict_in_batches(
+                refitted, images, BATCH_SIZE
+            ),
         }
         for label, probabilities in rows.items():
             ci = headline_intervals(

@@ -9,4 +9,5 @@ def test_an_adapted_split_predicts_the_images_of_its_own_split() -> None:
     assert images_of("val") == "val"
     assert images_of("test_dedup_adapted") == "test_dedup"
     assert images_of("test_dedup_tent") == "test_dedup"
+    assert images_of("test_dedup_dfr") == "test_dedup"
     assert REPORTED_SPLITS["external_adapted"] == "external"

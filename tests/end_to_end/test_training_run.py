@@ -114,6 +114,10 @@ def test_source_group_metrics_and_the_shortcut_audit_are_logged(
         "test_dedup_adapted_accuracy",
         "test_tent_accuracy",
         "test_dedup_tent_accuracy",
+        "test_dfr_accuracy",
+        "test_dfr_tumour_sensitivity_other_source",
+        "test_dedup_dfr_accuracy",
+        "dfr_preferred",
         "metadata_baseline_val_accuracy",
         "metadata_baseline_test_tumour_roc_auc",
     ):
@@ -254,7 +258,8 @@ def test_report_says_which_split_chose_what(client, quick_training_run, tmp_path
     assert SPLIT_ROLES.startswith(
         "temperature and review threshold fitted on the validation split (the "
         "threshold in every source group of it); model epoch chosen on validation "
-        "(EarlyStopping, by default on its worst-group accuracy); test and test_dedup "
+        "(EarlyStopping, by default by the screening criterion, docs/accuracy.md); "
+        "test and test_dedup "
         "are measured only"
     )
     for caption in (

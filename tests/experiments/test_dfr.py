@@ -1,29 +1,19 @@
 """``experiments/dfr.py`` (last-layer retraining) on the quick training run's model and
-splits, as a user runs it, and its stratification and weights."""
+splits, as a user runs it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
-import pytest
 
 from tests.conftest import PROJECT_ROOT, QuickTrainingRun
 
 SCRIPT = PROJECT_ROOT / "experiments" / "dfr.py"
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dfr", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_dfr(quick: QuickTrainingRun, split_dir: Path) -> subprocess.CompletedProcess:
@@ -71,16 +61,3 @@ def test_refuses_a_val_split_that_is_not_the_runs(
     assert result.returncode != 0
     assert "is not run" in result.stderr
     assert "cache it with the run's seed" in result.stderr
-
-
-def test_an_image_alone_in_its_cell_joins_its_class_s_largest_cell():
-    dfr = load_script()
-    labels = np.array([0, 0, 0, 1, 1, 1, 1, 0])
-    groups = np.array(["a", "a", "a", "a", "a", "b", "b", "b"])
-    strata = dfr.strata(labels, groups)
-    assert list(strata) == ["0a", "0a", "0a", "1a", "1a", "1b", "1b", "0a"]
-    assert min(np.unique(strata, return_counts=True)[1]) >= 2
-    weights = dfr.cell_weights(labels, groups)
-    totals = {cell: weights[strata == cell].sum() for cell in ("1a", "1b")}
-    assert totals["1a"] == pytest.approx(totals["1b"])
-    assert weights.mean() == pytest.approx(1.0)

@@ -23,6 +23,10 @@ EVALUATION = {
         "learning_rate": 0.001,
         "diversity_weight": 1.0,
     },
+    "last_layer_retraining": {
+        "enabled": True,
+        "strengths": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
+    },
     "bootstrap": {"resamples": 200, "confidence": 0.95},
 }
 # The shared seed (conf/base/parameters.yml) that evaluation seeds its bootstrap with.

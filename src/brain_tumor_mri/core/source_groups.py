@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brain_tumor_mri.core.review_metrics import screening_metrics
+
 
 def assign_source_groups(
     table: pd.DataFrame, rules: Sequence[Mapping[str, Any]], default: str
@@ -161,4 +163,63 @@ def source_group_metrics(  # noqa: PLR0917
         **group_robust_accuracy(cells, min_images),
         "min_group_tumour_sensitivity": sensitivity,
         "min_sensitivity_group": weakest,
+    }
+
+
+def largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
+    """The smaller of the largest class x group cell and the most tumours of a group,
+    so that at least one cell and one group count."""
+    cells = pd.Series(list(zip(labels.tolist(), groups.tolist(), strict=True)))
+    largest_cell = int(cells.value_counts().max())
+    tumours = pd.Series(groups[labels != negative])
+    if tumours.empty:
+        return largest_cell
+    return min(largest_cell, int(tumours.value_counts().max()))
+
+
+def screening_figures(  # noqa: PLR0917
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    groups: np.ndarray,
+    class_names: Sequence[str],
+    negative_class: str,
+    min_images: int,
+    min_specificity: float,
+) -> dict[str, float | None]:
+    """The figures that choose a model on a labelled set (the validation split or a
+    part of it): the group-robust accuracies, the lowest group tumour sensitivity
+    and that group's tumours, the tumour specificity and the ``screening_score``.
+
+    A set too small to hold a cell or a group of ``min_images`` counts its largest
+    ones, so that a subset run is still scored.
+    """
+    labels = np.asarray(labels)
+    groups = np.asarray(groups, dtype=str)
+    negative = list(class_names).index(negative_class)
+    by_group = source_group_metrics(
+        labels,
+        probabilities,
+        groups,
+        class_names,
+        negative_class,
+        min(min_images, largest_counts(labels, groups, negative)),
+    )
+    specificity = screening_metrics(labels, probabilities, class_names, negative_class)[
+        "tumour_specificity"
+    ]
+    weakest = by_group["min_sensitivity_group"]
+    return {
+        "worst_group_accuracy": by_group["worst_group_accuracy"],
+        "group_balanced_accuracy": by_group["group_balanced_accuracy"],
+        "min_group_tumour_sensitivity": by_group["min_group_tumour_sensitivity"],
+        "min_group_tumours": by_group["source_groups"][weakest]["tumours"]
+        if weakest is not None
+        else None,
+        "tumour_specificity": specificity,
+        "screening_score": screening_score(
+            by_group["min_group_tumour_sensitivity"],
+            by_group["worst_group_accuracy"],
+            specificity,
+            min_specificity,
+        ),
     }

@@ -21,19 +21,26 @@ ADAPTED_SPLITS = ("test", "test_dedup", "external")
 ADAPTED_SUFFIX = "_adapted"
 TENT_SPLITS = ("test", "test_dedup")
 TENT_SUFFIX = "_tent"
+# And with the model's output layer refitted on the validation split (last-layer
+# retraining, evaluation.last_layer_retraining), as the splits "<split>_dfr".
+DFR_SPLITS = ("test", "test_dedup", "external")
+DFR_SUFFIX = "_dfr"
 
 # Every split that evaluation measures, in the order of its outputs.
 EVALUATED_SPLITS = (
     *MEASURED_SPLITS,
     *(f"{split}{ADAPTED_SUFFIX}" for split in ADAPTED_SPLITS),
     *(f"{split}{TENT_SUFFIX}" for split in TENT_SPLITS),
+    *(f"{split}{DFR_SUFFIX}" for split in DFR_SPLITS),
 )
 
 
 def images_of(split: str) -> str:
     """The split whose images an evaluated split predicts (``test`` for
-    ``test_adapted`` and ``test_tent``)."""
-    return split.removesuffix(ADAPTED_SUFFIX).removesuffix(TENT_SUFFIX)
+    ``test_adapted``, ``test_tent`` and ``test_dfr``)."""
+    for suffix in (ADAPTED_SUFFIX, TENT_SUFFIX, DFR_SUFFIX):
+        split = split.removesuffix(suffix)
+    return split
 
 
 # The splits that reporting draws (every evaluated split), each with the split whose

@@ -20,7 +20,9 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     fit_validation_temperature,
     load_external_test_set,
     predict_probabilities,
+    predict_refit_probabilities,
     record_calibration,
+    refit_last_layer,
 )
 from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams
 from tests.helpers.predictions import (
@@ -166,6 +168,38 @@ def test_collect_metrics_names_every_split(small_model) -> None:
     assert mlflow_metrics["temperature"]["value"] == 1.5
     for column in ("ECE uncalibrated", "tumour sensitivity", "missed tumours"):
         assert summary[column].notna().all(), column
+
+
+def test_the_last_layer_refitted_on_validation_measures_the_test_split(
+    small_model, caplog
+) -> None:
+    caplog.set_level("INFO")
+    val = split_cache(48, seed=5)
+    test = split_cache(16, seed=6)
+    val_predictions = predict_probabilities(small_model, val, EVALUATION)
+    inputs = (CLASSES, SOURCE_GROUPS, "no_tumor", SCREENING)
+
+    refit = refit_last_layer(
+        small_model, val, val_predictions, *inputs, EVALUATION, SEED
+    )
+    refitted = predict_refit_probabilities(small_model, test, refit, EVALUATION)
+    original = predict_probabilities(small_model, test, EVALUATION)
+    off = {**EVALUATION, "last_layer_retraining": {"enabled": False, "strengths": [1]}}
+    _, _, _, _, mlflow_metrics = collect_metrics(CALIBRATION, last_layer_refit=refit)
+
+    assert refit["strength"] in EVALUATION["last_layer_retraining"]["strengths"]
+    assert "Last layer refitted on 48 validation images" in caplog.text
+    assert refitted["probabilities"].shape == (16, 4)
+    np.testing.assert_allclose(refitted["probabilities"].sum(axis=1), 1, atol=1e-5)
+    assert not np.allclose(refitted["probabilities"], original["probabilities"])
+    np.testing.assert_array_equal(refitted["labels"], test["labels"])
+    assert mlflow_metrics["dfr_strength"]["value"] == refit["strength"]
+    assert mlflow_metrics["dfr_preferred"]["value"] == float(refit["preferred"])
+    assert refit_last_layer(small_model, val, val_predictions, *inputs, off, SEED) == {}
+    assert (
+        len(predict_refit_probabilities(small_model, test, {}, EVALUATION)["labels"])
+        == 0
+    )
 
 
 def test_no_bootstrap_resample_gives_no_interval(small_model) -> None:

@@ -29,6 +29,11 @@ from brain_tumor_mri.core.calibration_fitting import (
 )
 from brain_tumor_mri.core.classes import class_names, folder_to_class
 from brain_tumor_mri.core.images.batches import load_images
+from brain_tumor_mri.core.last_layer import (
+    penultimate_features,
+    refit_output_layer,
+    with_output_layer,
+)
 from brain_tumor_mri.core.metrics import (
     classification_metrics,
     confusion_table,
@@ -37,7 +42,11 @@ from brain_tumor_mri.core.metrics import (
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
-from brain_tumor_mri.core.source_groups import screening_score, source_group_metrics
+from brain_tumor_mri.core.source_groups import (
+    screening_figures,
+    screening_score,
+    source_group_metrics,
+)
 from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
 from brain_tumor_mri.pipelines.evaluation.params import EvaluationParams
 
@@ -110,6 +119,77 @@ def predict_tent_probabilities(
         losses[-1],
     )
     return predict_probabilities(adapted, split_cache, params)
+
+
+@typed_params
+def refit_last_layer(  # noqa: PLR0913, PLR0917 (Kedro passes node inputs positionally)
+    model: keras.Model,
+    val_cache: Mapping[str, np.ndarray],
+    val_predictions: Mapping[str, np.ndarray],
+    classes: Sequence[Mapping[str, Any]],
+    source_groups: SourceGroupParams,
+    negative_class: str,
+    screening: ScreeningParams,
+    params: EvaluationParams,
+    seed: int,
+) -> dict[str, Any]:
+    """The model's output layer refitted on the validation split (last-layer
+    retraining, ``core.last_layer.refit_output_layer``), its strength chosen on one
+    half by the screening criterion with half of ``source_groups.min_images``
+    tumours a group (a half holds half the images); {} when
+    ``params.last_layer_retraining.enabled`` is off or the split has no image."""
+    labels = np.asarray(val_cache["labels"])
+    if not params.last_layer_retraining.enabled or len(labels) == 0:
+        return {}
+    names = class_names(classes)
+
+    def score(labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray):
+        return screening_figures(
+            labels,
+            probabilities,
+            groups,
+            names,
+            negative_class,
+            max(1, source_groups.min_images // 2),
+            screening.min_specificity,
+        )["screening_score"]
+
+    refit = refit_output_layer(
+        penultimate_features(model, val_cache["images"], params.batch_size),
+        labels,
+        np.asarray(val_cache["groups"], dtype=str),
+        np.asarray(val_predictions["probabilities"]),
+        params.last_layer_retraining.strengths,
+        score,
+        seed,
+    )
+    logger.info(
+        "Last layer refitted on %d validation images at strength %g: screening "
+        "score on the half it was chosen on %.4f (the model as trained %.4f).",
+        len(labels),
+        refit["strength"],
+        refit["half_b_score"],
+        refit["half_b_score_original"],
+    )
+    return refit
+
+
+@typed_params
+def predict_refit_probabilities(
+    model: keras.Model,
+    split_cache: Mapping[str, np.ndarray],
+    last_layer_refit: Mapping[str, Any],
+    params: EvaluationParams,
+) -> dict[str, np.ndarray]:
+    """``predict_probabilities`` with the model's output layer refitted on the
+    validation split (``refit_last_layer``); no image when it was not refitted or the
+    split is empty."""
+    if not last_layer_refit or len(split_cache["labels"]) == 0:
+        return _no_predictions()
+    refitted = with_output_layer(
+        model, last_layer_refit["kernel"], last_layer_refit["bias"]
+    )
+    return predict_probabilities(refitted, split_cache, params)
 
 
 def _no_predictions() -> dict[str, np.ndarray]:
@@ -403,6 +483,7 @@ def _confidence_intervals(  # noqa: PLR0917
 
 def collect_metrics(
     calibration: Mapping[str, Any] | None = None,
+    last_layer_refit: Mapping[str, Any] | None = None,
     **metrics_by_split: Mapping[str, Any],
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """The metrics of every evaluated split, as JSON, three tables and MLflow metrics.
@@ -412,7 +493,8 @@ def collect_metrics(
     the metrics by split, one summary row per split, the per-class table and the
     confusion matrices (long format) of every split, and ``{name: {"value": v,
     "step": 0}}`` for kedro-mlflow's ``MlflowMetricsHistoryDataset``, with the
-    ``temperature`` and ``confidence_threshold`` of ``calibration``.
+    ``temperature`` and ``confidence_threshold`` of ``calibration`` and the choice of
+    ``last_layer_refit`` (``dfr_strength``, ...).
     """
     evaluated = {split: dict(m) for split, m in metrics_by_split.items() if m}
     for split, metrics in evaluated.items():
@@ -432,7 +514,7 @@ def collect_metrics(
             .assign(split=split)
             for split, metrics in evaluated.items()
         ),
-        _mlflow_metrics(evaluated, calibration),
+        {**_mlflow_metrics(evaluated, calibration), **_dfr_metrics(last_layer_refit)},
     )
 
 
@@ -458,6 +540,27 @@ def _mlflow_metrics(
         if calibration and calibration.get(name) is not None:
             mlflow_metrics[name] = {"value": float(calibration[name]), "step": 0}
     return mlflow_metrics
+
+
+def _dfr_metrics(
+    last_layer_refit: Mapping[str, Any] | None,
+) -> dict[str, dict[str, float]]:
+    """The last-layer retraining's choice as MLflow metrics (finite values only)."""
+    if not last_layer_refit:
+        return {}
+    values = {
+        "dfr_strength": last_layer_refit["strength"],
+        "dfr_val_half_b_screening_score": last_layer_refit["half_b_score"],
+        "dfr_val_half_b_screening_score_original": last_layer_refit[
+            "half_b_score_original"
+        ],
+        "dfr_preferred": float(last_layer_refit["preferred"]),
+    }
+    return {
+        name: {"value": float(value), "step": 0}
+        for name, value in values.items()
+        if math.isfinite(value)
+    }
 
 
 def _log_split_metrics(split: str, metrics: Mapping[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -25,6 +25,11 @@ class TentEvaluationParams(StrictModel):
     diversity_weight: float = Field(ge=0)
 
 
+class LastLayerRetrainingParams(StrictModel):
+    enabled: bool
+    strengths: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
+
+
 class EvaluationParams(StrictModel):
     batch_size: int = Field(ge=1)
     tta_flip: bool
@@ -32,6 +37,7 @@ class EvaluationParams(StrictModel):
     review: ReviewParams
     adapt_batch_norm: bool
     tent: TentEvaluationParams
+    last_layer_retraining: LastLayerRetrainingParams
     bootstrap: BootstrapParams
 
 

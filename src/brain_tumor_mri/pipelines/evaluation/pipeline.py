@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline, node, pipeline
 
 from brain_tumor_mri.core.splits import (
     ADAPTED_SUFFIX,
+    DFR_SUFFIX,
     EVALUATED_SPLITS,
     TENT_SUFFIX,
     images_of,
@@ -18,8 +19,10 @@ from brain_tumor_mri.pipelines.evaluation.nodes import (
     load_external_test_set,
     predict_adapted_probabilities,
     predict_probabilities,
+    predict_refit_probabilities,
     predict_tent_probabilities,
     record_calibration,
+    refit_last_layer,
 )
 
 
@@ -38,11 +41,28 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="load_external_test_set",
             ),
             *_calibration_nodes(),
+            node(
+                refit_last_layer,
+                inputs=[
+                    "trained_model",
+                    "val_cache",
+                    "val_predictions",
+                    "params:classes",
+                    "params:source_groups",
+                    "params:negative_class",
+                    "params:screening",
+                    "params:evaluation",
+                    "params:seed",
+                ],
+                outputs="last_layer_refit",
+                name="refit_last_layer_on_validation",
+            ),
             *(each for split in EVALUATED_SPLITS for each in _split_nodes(split)),
             node(
                 collect_metrics,
                 inputs={
                     "calibration": "calibration",
+                    "last_layer_refit": "last_layer_refit",
                     **{split: f"{split}_metrics" for split in EVALUATED_SPLITS},
                 },
                 outputs=[
@@ -93,9 +113,13 @@ def _calibration_nodes() -> list[Node]:
 
 def _split_nodes(split: str) -> list[Node]:
     """Predict one split (with the adapted model for ``<split>_adapted`` and
-    ``<split>_tent``), calibrate its probabilities and compute its metrics."""
+    ``<split>_tent``, the refitted output layer for ``<split>_dfr``), calibrate its
+    probabilities and compute its metrics."""
     inputs = ["trained_model", f"{images_of(split)}_cache", "params:evaluation"]
-    if split.endswith(TENT_SUFFIX):
+    if split.endswith(DFR_SUFFIX):
+        predict = predict_refit_probabilities
+        inputs = [*inputs[:2], "last_layer_refit", inputs[2]]
+    elif split.endswith(TENT_SUFFIX):
         predict, inputs = predict_tent_probabilities, [*inputs, "params:seed"]
     elif split.endswith(ADAPTED_SUFFIX):
         predict = predict_adapted_probabilities

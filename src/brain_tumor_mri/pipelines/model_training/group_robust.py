@@ -11,11 +11,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from brain_tumor_mri.core.review_metrics import screening_metrics
 from brain_tumor_mri.core.source_groups import (
-    screening_score,
+    screening_figures,
     sensitivity_standard_error,
-    source_group_metrics,
 )
 
 
@@ -78,35 +76,15 @@ class GroupRobustValidation(keras.callbacks.Callback):
         self, labels: np.ndarray, probabilities: np.ndarray
     ) -> dict[str, float | None]:
         """The group-robust metrics of the validation split's probabilities."""
-        groups = np.asarray(self.val_cache["groups"], dtype=str)
-        negative = self.class_names.index(self.negative_class)
-        by_group = source_group_metrics(
+        return screening_figures(
             labels,
             probabilities,
-            groups,
+            self.val_cache["groups"],
             self.class_names,
             self.negative_class,
-            min(self.min_images, _largest_counts(labels, groups, negative)),
+            self.min_images,
+            self.min_specificity,
         )
-        specificity = screening_metrics(
-            labels, probabilities, self.class_names, self.negative_class
-        )["tumour_specificity"]
-        weakest = by_group["min_sensitivity_group"]
-        return {
-            "worst_group_accuracy": by_group["worst_group_accuracy"],
-            "group_balanced_accuracy": by_group["group_balanced_accuracy"],
-            "min_group_tumour_sensitivity": by_group["min_group_tumour_sensitivity"],
-            "min_group_tumours": by_group["source_groups"][weakest]["tumours"]
-            if weakest is not None
-            else None,
-            "tumour_specificity": specificity,
-            "screening_score": screening_score(
-                by_group["min_group_tumour_sensitivity"],
-                by_group["worst_group_accuracy"],
-                specificity,
-                self.min_specificity,
-            ),
-        }
 
 
 class ScreeningEarlyStopping(keras.callbacks.EarlyStopping):
@@ -187,17 +165,6 @@ class ScreeningEarlyStopping(keras.callbacks.EarlyStopping):
         return self._eligible(current) and current["worst"] > kept["worst"] + abs(
             self.min_delta
         )
-
-
-def _largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
-    """The smaller of the largest class x group cell and the most tumours of a group,
-    so that at least one cell and one group count."""
-    cells = pd.Series(list(zip(labels.tolist(), groups.tolist(), strict=True)))
-    largest_cell = int(cells.value_counts().max())
-    tumours = pd.Series(groups[labels != negative])
-    if tumours.empty:
-        return largest_cell
-    return min(largest_cell, int(tumours.value_counts().max()))
 
 
 def group_balanced_weights(

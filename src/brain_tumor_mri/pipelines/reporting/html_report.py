@@ -46,10 +46,11 @@ Image = Figure | bytes
 SPLIT_ROLES = (
     "temperature and review threshold fitted on the validation split (the threshold "
     "in every source group of it); model epoch chosen on validation (EarlyStopping, "
-    "by default on its worst-group accuracy); test and test_dedup are measured only "
+    "by default by the screening criterion, docs/accuracy.md); test and test_dedup are measured only "
     "(*_adapted: the same images, the BatchNorm statistics of the model re-estimated on "
     "them, no label used; *_tent: then a few TENT steps on the BatchNorm scale and "
-    "shift, no label used)"
+    "shift, no label used; *_dfr: the output layer refitted on the validation split, "
+    "its strength chosen on one half of it)"
 )
 CALIBRATION_COLUMNS = {
     "n_samples": "images",
