@@ -93,7 +93,9 @@ def screening_of(params: dict[str, Any], min_images: int):
     """The screening score of a head's probabilities on a labelled set."""
     names = [entry["name"] for entry in params["classes"]]
 
-    def score(labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray):
+    def score(
+        labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray
+    ) -> float | None:
         return screening_figures(
             labels,
             probabilities,

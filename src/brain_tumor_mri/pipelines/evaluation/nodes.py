@@ -143,7 +143,9 @@ def refit_last_layer(  # noqa: PLR0913, PLR0917 (Kedro passes node inputs positi
         return {}
     names = class_names(classes)
 
-    def score(labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray):
+    def score(
+        labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray
+    ) -> float | None:
         return screening_figures(
             labels,
             probabilities,
