@@ -13,7 +13,7 @@ and size: the script checks that the original head scores the run's logged
 run's seed: a logistic-regression head is fitted on half A with every class x source
 cell weighted alike, at each strength of ``evaluation.last_layer_retraining.strengths``
 (conf/base); the strength is chosen on half B by the screening criterion
-(``core/source_groups.screening_figures``: the lowest tumour sensitivity over the
+(``core/source_groups.screening_scorer``: the lowest tumour sensitivity over the
 source groups with half of ``source_groups.min_images`` tumours or more, as a half
 holds half the images, with the specificity guard of ``screening.min_specificity``),
 against the original head on the same half B. The head kept is refitted on the whole
@@ -43,7 +43,7 @@ from brain_tumor_mri.core.last_layer import (
     with_output_layer,
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
-from brain_tumor_mri.core.source_groups import screening_figures
+from brain_tumor_mri.core.source_groups import screening_scorer
 from brain_tumor_mri.datasets.logged_models import load_keras_model, run_model_uri
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -87,26 +87,6 @@ def load_split(split_dir: Path, split: str) -> dict[str, np.ndarray]:
         key: np.load(split_dir / split / f"{key}.npy")
         for key in ("images", "labels", "groups")
     }
-
-
-def screening_of(params: dict[str, Any], min_images: int):
-    """The screening score of a head's probabilities on a labelled set."""
-    names = [entry["name"] for entry in params["classes"]]
-
-    def score(
-        labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray
-    ) -> float | None:
-        return screening_figures(
-            labels,
-            probabilities,
-            groups,
-            names,
-            params["negative_class"],
-            min_images,
-            params["screening"]["min_specificity"],
-        )["screening_score"]
-
-    return score
 
 
 def scores_as_logged(
@@ -168,7 +148,12 @@ def main() -> None:
         val["groups"],
         original,
         strengths,
-        screening_of(params, min_images // 2),
+        screening_scorer(
+            names,
+            params["negative_class"],
+            min_images // 2,
+            params["screening"]["min_specificity"],
+        ),
         seed,
     )
     scores = refit["half_b_scores"]

@@ -12,7 +12,9 @@ import pytest
 from brain_tumor_mri.core.source_groups import (
     SCREENING_TIE_BREAK,
     assign_source_groups,
+    screening_figures,
     screening_score,
+    screening_scorer,
     sensitivity_standard_error,
     source_group_metrics,
 )
@@ -74,6 +76,30 @@ def test_the_weakest_groups_tumour_sensitivity_leads_the_screening_score() -> No
     # No group with enough tumours: no score, unless the specificity already fails.
     assert screening_score(None, 0.5, 0.9, 0.75) is None
     assert screening_score(None, 0.5, None, 0.75) is None
+
+
+def test_a_set_smaller_than_the_group_size_is_still_scored() -> None:
+    # Half of a validation split: group "a" 8 tumours, 6 found; group "b" 9 tumours,
+    # all found, and 6 healthy slices, 5 called healthy; no group reaches 10 tumours,
+    # so the largest group and cell count.
+    labels = np.array([0] * 8 + [1] * 9 + [2] * 6)
+    groups = np.array(["a"] * 8 + ["b"] * 15)
+    predicted = labels.copy()
+    predicted[:2] = 2
+    predicted[-1] = 3
+    probabilities = np.eye(4)[predicted]
+    figures = screening_figures(
+        labels, probabilities, groups, NAMES, "no_tumor", 10, 0.75
+    )
+    assert figures["min_group_tumour_sensitivity"] == pytest.approx(1.0)
+    assert figures["min_group_tumours"] == 9
+    assert figures["tumour_specificity"] == pytest.approx(5 / 6)
+    score = screening_scorer(NAMES, "no_tumor", 10, 0.75)
+    assert score(labels, probabilities, groups) == figures["screening_score"]
+    # A specificity under the guard ranks below any passing head.
+    assert screening_scorer(NAMES, "no_tumor", 10, 0.9)(
+        labels, probabilities, groups
+    ) == pytest.approx(5 / 6 - 1)
 
 
 def test_a_sensitivitys_standard_error_shrinks_with_tumours_and_never_vanishes() -> (

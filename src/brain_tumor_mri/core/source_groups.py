@@ -10,7 +10,7 @@ also measured per group and per class x group cell, so that such a shortcut show
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -223,3 +223,28 @@ def screening_figures(  # noqa: PLR0917
             min_specificity,
         ),
     }
+
+
+def screening_scorer(
+    class_names: Sequence[str],
+    negative_class: str,
+    min_images: int,
+    min_specificity: float,
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]:
+    """``screening_figures``' ``screening_score`` as a function of (labels,
+    probabilities, groups), for choosing between heads on one labelled set."""
+
+    def score(
+        labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray
+    ) -> float | None:
+        return screening_figures(
+            labels,
+            probabilities,
+            groups,
+            class_names,
+            negative_class,
+            min_images,
+            min_specificity,
+        )["screening_score"]
+
+    return score

@@ -43,8 +43,8 @@ from brain_tumor_mri.core.metrics import (
 from brain_tumor_mri.core.prediction import predict_in_batches
 from brain_tumor_mri.core.review_metrics import review_metrics, screening_metrics
 from brain_tumor_mri.core.source_groups import (
-    screening_figures,
     screening_score,
+    screening_scorer,
     source_group_metrics,
 )
 from brain_tumor_mri.pipelines.evaluation.mlflow_metrics import flatten_for_mlflow
@@ -141,21 +141,12 @@ def refit_last_layer(  # noqa: PLR0913, PLR0917 (Kedro passes node inputs positi
     labels = np.asarray(val_cache["labels"])
     if not params.last_layer_retraining.enabled or len(labels) == 0:
         return {}
-    names = class_names(classes)
-
-    def score(
-        labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray
-    ) -> float | None:
-        return screening_figures(
-            labels,
-            probabilities,
-            groups,
-            names,
-            negative_class,
-            max(1, source_groups.min_images // 2),
-            screening.min_specificity,
-        )["screening_score"]
-
+    score = screening_scorer(
+        class_names(classes),
+        negative_class,
+        max(1, source_groups.min_images // 2),
+        screening.min_specificity,
+    )
     refit = refit_output_layer(
         penultimate_features(model, val_cache["images"], params.batch_size),
         labels,
