@@ -10,7 +10,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from brain_tumor_mri.core.last_layer import (
-    cell_weights,
     fit_head,
     head_probabilities,
     penultimate_features,
@@ -19,6 +18,7 @@ from brain_tumor_mri.core.last_layer import (
     with_output_layer,
 )
 from brain_tumor_mri.core.prediction import predict_in_batches
+from brain_tumor_mri.core.source_groups import group_balanced_weights
 from tests.helpers.predictions import small_model, split_cache
 
 
@@ -38,7 +38,7 @@ def test_every_class_x_source_cell_weighs_the_same() -> None:
     labels = np.array([0, 0, 0, 1, 1, 0])
     groups = np.array(["a", "a", "a", "a", "b", "b"])
 
-    weights = cell_weights(labels, groups)
+    weights = group_balanced_weights(labels, groups)
 
     totals = {
         cell: weights[(labels == label) & (groups == group)].sum()
@@ -64,7 +64,9 @@ def test_the_folded_head_predicts_what_the_regression_predicts() -> None:
         StandardScaler(), LogisticRegression(C=0.1, max_iter=5000)
     )
     regression.fit(
-        features, labels, logisticregression__sample_weight=cell_weights(labels, groups)
+        features,
+        labels,
+        logisticregression__sample_weight=group_balanced_weights(labels, groups),
     )
 
     kernel, bias = fit_head(features, labels, groups, 0.1, num_classes=4)

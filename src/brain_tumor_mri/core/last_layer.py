@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from brain_tumor_mri.core.model import OUTPUT_LAYER
 from brain_tumor_mri.core.prediction import predict_in_batches
+from brain_tumor_mri.core.source_groups import group_balanced_weights
 
 # The bias of a class that the head never saw: its probability is 0.
 _ABSENT_CLASS_BIAS = -1e4
@@ -39,16 +40,6 @@ def penultimate_features(
     """What the output layer of ``model`` takes, for every image."""
     features = keras.Model(model.inputs, model.get_layer(OUTPUT_LAYER).input)
     return predict_in_batches(features, images, batch_size)
-
-
-def cell_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """A weight per image such that every class x source cell weighs the same, with a
-    mean of 1."""
-    _, inverse, counts = np.unique(
-        _cells(labels, groups), return_inverse=True, return_counts=True
-    )
-    weights = 1.0 / counts[inverse]
-    return weights * len(weights) / weights.sum()
 
 
 def strata(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -78,13 +69,15 @@ def fit_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kernel (features x classes) and bias of a softmax output layer: a
     logistic regression of inverse L2 strength ``strength`` on the standardised
-    ``features``, every class x source cell weighted alike (``cell_weights``), with
+    ``features``, every class x source cell weighted alike (``group_balanced_weights``), with
     the standardisation folded in."""
     head = make_pipeline(
         StandardScaler(), LogisticRegression(C=strength, max_iter=5000)
     )
     head.fit(
-        features, labels, logisticregression__sample_weight=cell_weights(labels, groups)
+        features,
+        labels,
+        logisticregression__sample_weight=group_balanced_weights(labels, groups),
     )
     scaler, regression = head[0], head[1]
     coef, intercept = regression.coef_, regression.intercept_

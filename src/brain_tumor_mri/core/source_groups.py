@@ -166,6 +166,19 @@ def source_group_metrics(  # noqa: PLR0917
     }
 
 
+def group_balanced_weights(
+    labels: np.ndarray, groups: np.ndarray, cap: float = math.inf
+) -> np.ndarray:
+    """One loss weight per image: ``n / (cells * cell size)`` for its class x source
+    group cell, at most ``cap``, then scaled to a mean of 1 over the images."""
+    cell = pd.Series(
+        list(zip(np.asarray(labels), np.asarray(groups, dtype=str), strict=True))
+    )
+    sizes = cell.map(cell.value_counts()).to_numpy(dtype=float)
+    weights = np.minimum(len(cell) / (cell.nunique() * sizes), cap)
+    return (weights / weights.mean()).astype(np.float32)
+
+
 def largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
     """The smaller of the largest class x group cell and the most tumours of a group,
     so that at least one cell and one group count."""

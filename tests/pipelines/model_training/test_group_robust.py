@@ -12,12 +12,11 @@ from brain_tumor_mri.compat.keras_training_state import (
     set_callback_state,
 )
 from brain_tumor_mri.config.shared import ScreeningParams
-from brain_tumor_mri.core.source_groups import screening_score
+from brain_tumor_mri.core.source_groups import group_balanced_weights, screening_score
 from brain_tumor_mri.pipelines.model_training.engine import early_stopping
 from brain_tumor_mri.pipelines.model_training.group_robust import (
     GroupRobustValidation,
     ScreeningEarlyStopping,
-    group_balanced_weights,
 )
 from brain_tumor_mri.pipelines.model_training.params import EarlyStoppingParams
 from tests.helpers.predictions import NAMES

@@ -167,19 +167,6 @@ class ScreeningEarlyStopping(keras.callbacks.EarlyStopping):
         )
 
 
-def group_balanced_weights(
-    labels: np.ndarray, groups: np.ndarray, cap: float
-) -> np.ndarray:
-    """One loss weight per image: ``n / (cells * cell size)`` for its class x source
-    group cell, at most ``cap``, then scaled to a mean of 1 over the images."""
-    cell = pd.Series(
-        list(zip(np.asarray(labels), np.asarray(groups, dtype=str), strict=True))
-    )
-    sizes = cell.map(cell.value_counts()).to_numpy(dtype=float)
-    weights = np.minimum(len(cell) / (cell.nunique() * sizes), cap)
-    return (weights / weights.mean()).astype(np.float32)
-
-
 def describe_weights(
     labels: np.ndarray, groups: np.ndarray, weights: np.ndarray, class_names: list[str]
 ) -> dict[str, Any]:

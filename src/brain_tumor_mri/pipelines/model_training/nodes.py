@@ -13,6 +13,7 @@ import tensorflow as tf
 from brain_tumor_mri.config.base import typed_params
 from brain_tumor_mri.config.shared import ScreeningParams, SourceGroupParams
 from brain_tumor_mri.core.classes import class_names
+from brain_tumor_mri.core.source_groups import group_balanced_weights
 from brain_tumor_mri.datasets import ModelWithExample
 from brain_tumor_mri.framework.distribution import distribution_strategy
 from brain_tumor_mri.pipelines.model_training.devices import (
@@ -20,10 +21,7 @@ from brain_tumor_mri.pipelines.model_training.devices import (
     seed_everything,
 )
 from brain_tumor_mri.pipelines.model_training.engine import FitSettings, train
-from brain_tumor_mri.pipelines.model_training.group_robust import (
-    describe_weights,
-    group_balanced_weights,
-)
+from brain_tumor_mri.pipelines.model_training.group_robust import describe_weights
 from brain_tumor_mri.pipelines.model_training.params import ModelTrainingParams
 from brain_tumor_mri.pipelines.model_training.tf_data import (
     balanced_class_weights,
