@@ -179,7 +179,7 @@ def group_balanced_weights(
     return (weights / weights.mean()).astype(np.float32)
 
 
-def largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
+def _largest_counts(labels: np.ndarray, groups: np.ndarray, negative: int) -> int:
     """The smaller of the largest class x group cell and the most tumours of a group,
     so that at least one cell and one group count."""
     cells = pd.Series(list(zip(labels.tolist(), groups.tolist(), strict=True)))
@@ -215,7 +215,7 @@ def screening_figures(  # noqa: PLR0917
         groups,
         class_names,
         negative_class,
-        min(min_images, largest_counts(labels, groups, negative)),
+        min(min_images, _largest_counts(labels, groups, negative)),
     )
     specificity = screening_metrics(labels, probabilities, class_names, negative_class)[
         "tumour_specificity"
